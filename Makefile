@@ -1,0 +1,52 @@
+# Kiln's build. `make quickstart` runs the main job end to end; `make test`
+# runs every test. The BLAS backend is OpenBLAS when it can be built (the
+# script installs libopenblas-dev when missing and we are root on Debian),
+# otherwise the pure-Go backend; scripts/blas-tags.sh says which.
+
+GO      ?= go
+BIN     ?= bin/kiln
+TAGS     = $(shell scripts/blas-tags.sh)
+DATA    ?= $(abspath ../shared/data)
+export KILN_TEST_DATA ?= $(DATA)
+
+.PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
+	bench-train_vs_torch bench-sgemm
+
+all: build
+
+build:
+	$(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/kiln
+
+vet:
+	$(GO) vet -tags '$(TAGS)' ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# Every test: the build's backend, the pure-Go backend for the kernels, and
+# the race detector on the concurrent packages.
+test: fmt-check vet
+	$(GO) test -tags '$(TAGS)' -count=1 ./...
+	$(GO) test -count=1 ./tensor/... ./autograd/... ./nn/...
+	$(GO) test -race -count=1 ./data/... ./train/...
+
+race:
+	$(GO) test -race -tags '$(TAGS)' ./...
+
+# Short fuzzing of every parser (the seed corpora also run in `make test`).
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 30s ./nn/safetensors/
+	$(GO) test -run XXX -fuzz FuzzDecodeIDX -fuzztime 30s ./data/
+
+quickstart: build
+	@bash scripts/quickstart.sh $(BIN)
+
+bench-train_vs_torch: build
+	bash bench/train_vs_torch/run.sh
+
+bench-sgemm:
+	bash bench/sgemm/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,235 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// ConvGeom describes a 2-D convolution or pooling window over an input of
+// shape (B, C, H, W): square kernel K, stride S and zero padding P.
+type ConvGeom struct {
+	B, C, H, W int
+	K, S, P    int
+}
+
+// OutH returns the output height (H + 2P - K)/S + 1.
+func (g ConvGeom) OutH() int { return (g.H+2*g.P-g.K)/g.S + 1 }
+
+// OutW returns the output width (W + 2P - K)/S + 1.
+func (g ConvGeom) OutW() int { return (g.W+2*g.P-g.K)/g.S + 1 }
+
+// Check returns an error when the geometry cannot produce an output.
+func (g ConvGeom) Check() error {
+	if g.K < 1 || g.S < 1 || g.P < 0 || g.OutH() < 1 || g.OutW() < 1 {
+		return fmt.Errorf("window %d stride %d padding %d does not fit input %dx%d", g.K, g.S, g.P, g.H, g.W)
+	}
+	return nil
+}
+
+// Im2Col unfolds x (B, C, H, W) into cols laid out as (C·K·K, B·OH·OW): row
+// q = (c, ki, kj) holds, for every image and output position, the input
+// value under kernel tap q (0 where the tap falls into padding). A
+// convolution is then one GEMM: W (O, C·K·K) × cols.
+func Im2Col(cols, x []float32, g ConvGeom) {
+	oh, ow := g.OutH(), g.OutW()
+	plane := g.H * g.W
+	np := g.B * oh * ow
+	for c := 0; c < g.C; c++ {
+		for ki := 0; ki < g.K; ki++ {
+			for kj := 0; kj < g.K; kj++ {
+				row := cols[((c*g.K+ki)*g.K+kj)*np:][:np]
+				for b := 0; b < g.B; b++ {
+					src := x[(b*g.C+c)*plane:][:plane]
+					dst := row[b*oh*ow:][:oh*ow]
+					for y := 0; y < oh; y++ {
+						iy := y*g.S - g.P + ki
+						d := dst[y*ow:][:ow]
+						if iy < 0 || iy >= g.H {
+							clear(d)
+							continue
+						}
+						srow := src[iy*g.W:][:g.W]
+						for xx := range d {
+							ix := xx*g.S - g.P + kj
+							if ix < 0 || ix >= g.W {
+								d[xx] = 0
+							} else {
+								d[xx] = srow[ix]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// Col2Im is the adjoint of Im2Col: it adds every entry of cols back into
+// the input position it was read from. dx must be zeroed by the caller when
+// it should not accumulate.
+func Col2Im(dx, cols []float32, g ConvGeom) {
+	oh, ow := g.OutH(), g.OutW()
+	plane := g.H * g.W
+	np := g.B * oh * ow
+	for c := 0; c < g.C; c++ {
+		for ki := 0; ki < g.K; ki++ {
+			for kj := 0; kj < g.K; kj++ {
+				row := cols[((c*g.K+ki)*g.K+kj)*np:][:np]
+				for b := 0; b < g.B; b++ {
+					dst := dx[(b*g.C+c)*plane:][:plane]
+					src := row[b*oh*ow:][:oh*ow]
+					for y := 0; y < oh; y++ {
+						iy := y*g.S - g.P + ki
+						if iy < 0 || iy >= g.H {
+							continue
+						}
+						drow := dst[iy*g.W:][:g.W]
+						s := src[y*ow:][:ow]
+						for xx, v := range s {
+							ix := xx*g.S - g.P + kj
+							if ix >= 0 && ix < g.W {
+								drow[ix] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// Conv2DNaive is the reference convolution: out (B, O, OH, OW) from x (B, C,
+// H, W), weights w (O, C, K, K) and optional bias (O), by direct summation in
+// float64.
+func Conv2DNaive(x, w, bias []float32, o int, g ConvGeom) []float32 {
+	oh, ow := g.OutH(), g.OutW()
+	out := make([]float32, g.B*o*oh*ow)
+	for b := 0; b < g.B; b++ {
+		for oc := 0; oc < o; oc++ {
+			for y := 0; y < oh; y++ {
+				for xx := 0; xx < ow; xx++ {
+					var s float64
+					if bias != nil {
+						s = float64(bias[oc])
+					}
+					for c := 0; c < g.C; c++ {
+						for ki := 0; ki < g.K; ki++ {
+							for kj := 0; kj < g.K; kj++ {
+								iy, ix := y*g.S-g.P+ki, xx*g.S-g.P+kj
+								if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+									continue
+								}
+								s += float64(x[((b*g.C+c)*g.H+iy)*g.W+ix]) * float64(w[((oc*g.C+c)*g.K+ki)*g.K+kj])
+							}
+						}
+					}
+					out[((b*o+oc)*oh+y)*ow+xx] = float32(s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// MaxPool2D computes the maximum over each window of x (B, C, H, W) into out
+// (B, C, OH, OW) and records in arg the index within its input plane of each
+// chosen value, for the backward pass. Padding counts as -Inf.
+func MaxPool2D(out []float32, arg []int32, x []float32, g ConvGeom) {
+	oh, ow := g.OutH(), g.OutW()
+	plane := g.H * g.W
+	for bc := 0; bc < g.B*g.C; bc++ {
+		src := x[bc*plane:][:plane]
+		dst := out[bc*oh*ow:][:oh*ow]
+		am := arg[bc*oh*ow:][:oh*ow]
+		for y := 0; y < oh; y++ {
+			for xx := 0; xx < ow; xx++ {
+				best := float32(math.Inf(-1))
+				bi := int32(-1)
+				for ki := 0; ki < g.K; ki++ {
+					iy := y*g.S - g.P + ki
+					if iy < 0 || iy >= g.H {
+						continue
+					}
+					for kj := 0; kj < g.K; kj++ {
+						ix := xx*g.S - g.P + kj
+						if ix < 0 || ix >= g.W {
+							continue
+						}
+						if v := src[iy*g.W+ix]; v > best || bi < 0 {
+							best, bi = v, int32(iy*g.W+ix)
+						}
+					}
+				}
+				dst[y*ow+xx] = best
+				am[y*ow+xx] = bi
+			}
+		}
+	}
+}
+
+// MaxPool2DBackward adds each output gradient to the input position that
+// MaxPool2D chose.
+func MaxPool2DBackward(dx, dout []float32, arg []int32, g ConvGeom) {
+	n := g.OutH() * g.OutW()
+	plane := g.H * g.W
+	for bc := 0; bc < g.B*g.C; bc++ {
+		d := dx[bc*plane:][:plane]
+		for i, v := range dout[bc*n : (bc+1)*n] {
+			d[arg[bc*n+i]] += v
+		}
+	}
+}
+
+// AvgPool2D averages each window of x into out; padding counts as zeros
+// and the divisor is always K·K (PyTorch's count_include_pad=True).
+func AvgPool2D(out, x []float32, g ConvGeom) {
+	oh, ow := g.OutH(), g.OutW()
+	plane := g.H * g.W
+	inv := 1 / float32(g.K*g.K)
+	for bc := 0; bc < g.B*g.C; bc++ {
+		src := x[bc*plane:][:plane]
+		for y := 0; y < oh; y++ {
+			for xx := 0; xx < ow; xx++ {
+				var s float32
+				for ki := 0; ki < g.K; ki++ {
+					iy := y*g.S - g.P + ki
+					if iy < 0 || iy >= g.H {
+						continue
+					}
+					for kj := 0; kj < g.K; kj++ {
+						if ix := xx*g.S - g.P + kj; ix >= 0 && ix < g.W {
+							s += src[iy*g.W+ix]
+						}
+					}
+				}
+				out[(bc*oh+y)*ow+xx] = s * inv
+			}
+		}
+	}
+}
+
+// AvgPool2DBackward spreads each output gradient evenly over its window.
+func AvgPool2DBackward(dx, dout []float32, g ConvGeom) {
+	oh, ow := g.OutH(), g.OutW()
+	plane := g.H * g.W
+	inv := 1 / float32(g.K*g.K)
+	for bc := 0; bc < g.B*g.C; bc++ {
+		d := dx[bc*plane:][:plane]
+		for y := 0; y < oh; y++ {
+			for xx := 0; xx < ow; xx++ {
+				v := dout[(bc*oh+y)*ow+xx] * inv
+				for ki := 0; ki < g.K; ki++ {
+					iy := y*g.S - g.P + ki
+					if iy < 0 || iy >= g.H {
+						continue
+					}
+					for kj := 0; kj < g.K; kj++ {
+						if ix := xx*g.S - g.P + kj; ix >= 0 && ix < g.W {
+							d[iy*g.W+ix] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
