@@ -57,7 +57,7 @@ func Linear(x, w, bias *Value) *Value {
 	r := tp.result(out, inputs...)
 	if r.requiresGrad {
 		r.backward = func() {
-			dy := r.Grad // (B, out)
+			dy := r.Grad        // (B, out)
 			if x.requiresGrad { // dx = dy × w
 				g, fresh := x.grad()
 				tensor.MatMulInto(g, dy, w.Data, false, false, 1, beta(fresh))

@@ -283,7 +283,9 @@ func Decode(b []byte, name string) (*File, error) {
 		f.Tensors = append(f.Tensors, Tensor{Name: key, DType: e.DType, Shape: e.Shape, Data: data[begin:end:end]})
 		spans = append(spans, span{begin, end, key})
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin || spans[i].begin == spans[j].begin && spans[i].end < spans[j].end })
+	sort.Slice(spans, func(i, j int) bool {
+		return spans[i].begin < spans[j].begin || spans[i].begin == spans[j].begin && spans[i].end < spans[j].end
+	})
 	pos := 0
 	for _, s := range spans {
 		if s.begin != pos {
