@@ -40,7 +40,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecodeIDX -fuzztime 30s ./data/
 
 quickstart: build
-	@bash scripts/quickstart.sh $(BIN)
+	$(BIN) quickstart
 
 bench-train_vs_torch: build
 	bash bench/train_vs_torch/run.sh

@@ -26,6 +26,46 @@ func (g ConvGeom) Check() error {
 	return nil
 }
 
+// im2colNaive is the reference for Im2Col: one bounds test per element.
+func im2colNaive(cols, x []float32, g ConvGeom) {
+	oh, ow := g.OutH(), g.OutW()
+	np := g.B * oh * ow
+	for c := 0; c < g.C; c++ {
+		for ki := 0; ki < g.K; ki++ {
+			for kj := 0; kj < g.K; kj++ {
+				q := (c*g.K+ki)*g.K + kj
+				for b := 0; b < g.B; b++ {
+					for y := 0; y < oh; y++ {
+						for xx := 0; xx < ow; xx++ {
+							iy, ix := y*g.S-g.P+ki, xx*g.S-g.P+kj
+							v := float32(0)
+							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+								v = x[((b*g.C+c)*g.H+iy)*g.W+ix]
+							}
+							cols[q*np+(b*oh+y)*ow+xx] = v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// validRange returns the output columns [lo, hi) whose input column
+// xx*S − P + kj falls inside [0, W).
+func (g ConvGeom) validRange(kj, ow int) (lo, hi int) {
+	// xx*S >= P-kj  and  xx*S <= W-1+P-kj
+	lo = 0
+	if d := g.P - kj; d > 0 {
+		lo = (d + g.S - 1) / g.S
+	}
+	hi = 0
+	if d := g.W - 1 + g.P - kj; d >= 0 {
+		hi = d/g.S + 1
+	}
+	return min(lo, ow), min(max(hi, lo), ow)
+}
+
 // Im2Col unfolds x (B, C, H, W) into cols laid out as (C·K·K, B·OH·OW): row
 // q = (c, ki, kj) holds, for every image and output position, the input
 // value under kernel tap q (0 where the tap falls into padding). A
@@ -38,6 +78,7 @@ func Im2Col(cols, x []float32, g ConvGeom) {
 		for ki := 0; ki < g.K; ki++ {
 			for kj := 0; kj < g.K; kj++ {
 				row := cols[((c*g.K+ki)*g.K+kj)*np:][:np]
+				lo, hi := g.validRange(kj, ow)
 				for b := 0; b < g.B; b++ {
 					src := x[(b*g.C+c)*plane:][:plane]
 					dst := row[b*oh*ow:][:oh*ow]
@@ -49,13 +90,14 @@ func Im2Col(cols, x []float32, g ConvGeom) {
 							continue
 						}
 						srow := src[iy*g.W:][:g.W]
-						for xx := range d {
-							ix := xx*g.S - g.P + kj
-							if ix < 0 || ix >= g.W {
-								d[xx] = 0
-							} else {
-								d[xx] = srow[ix]
-							}
+						clear(d[:lo])
+						clear(d[hi:])
+						if g.S == 1 {
+							copy(d[lo:hi], srow[lo-g.P+kj:])
+							continue
+						}
+						for xx := lo; xx < hi; xx++ {
+							d[xx] = srow[xx*g.S-g.P+kj]
 						}
 					}
 				}
@@ -75,6 +117,7 @@ func Col2Im(dx, cols []float32, g ConvGeom) {
 		for ki := 0; ki < g.K; ki++ {
 			for kj := 0; kj < g.K; kj++ {
 				row := cols[((c*g.K+ki)*g.K+kj)*np:][:np]
+				lo, hi := g.validRange(kj, ow)
 				for b := 0; b < g.B; b++ {
 					dst := dx[(b*g.C+c)*plane:][:plane]
 					src := row[b*oh*ow:][:oh*ow]
@@ -85,11 +128,15 @@ func Col2Im(dx, cols []float32, g ConvGeom) {
 						}
 						drow := dst[iy*g.W:][:g.W]
 						s := src[y*ow:][:ow]
-						for xx, v := range s {
-							ix := xx*g.S - g.P + kj
-							if ix >= 0 && ix < g.W {
-								drow[ix] += v
+						if g.S == 1 {
+							d := drow[lo-g.P+kj:][:hi-lo]
+							for i, v := range s[lo:hi] {
+								d[i] += v
 							}
+							continue
+						}
+						for xx := lo; xx < hi; xx++ {
+							drow[xx*g.S-g.P+kj] += s[xx]
 						}
 					}
 				}
@@ -133,8 +180,64 @@ func Conv2DNaive(x, w, bias []float32, o int, g ConvGeom) []float32 {
 
 // MaxPool2D computes the maximum over each window of x (B, C, H, W) into out
 // (B, C, OH, OW) and records in arg the index within its input plane of each
-// chosen value, for the backward pass. Padding counts as -Inf.
+// chosen value, for the backward pass. Padding counts as -Inf; on ties the
+// first value in row-major window order wins.
 func MaxPool2D(out []float32, arg []int32, x []float32, g ConvGeom) {
+	if g.K == 2 && g.S == 2 && g.P == 0 {
+		maxPool2x2(out, arg, x, g)
+		return
+	}
+	maxPool2DNaive(out, arg, x, g)
+}
+
+// maxPool2x2 is MaxPool2D for the common 2×2 window with stride 2.
+func maxPool2x2(out []float32, arg []int32, x []float32, g ConvGeom) {
+	oh, ow := g.OutH(), g.OutW()
+	plane := g.H * g.W
+	for bc := 0; bc < g.B*g.C; bc++ {
+		src := x[bc*plane:][:plane]
+		dst := out[bc*oh*ow:][:oh*ow]
+		am := arg[bc*oh*ow:][:oh*ow]
+		for y := 0; y < oh; y++ {
+			r0 := src[2*y*g.W:][:g.W]
+			r1 := src[(2*y+1)*g.W:][:g.W]
+			d := dst[y*ow:][:ow]
+			a := am[y*ow:][:ow]
+			base := int32(2 * y * g.W)
+			w := int32(g.W)
+			for xx := range d {
+				i := 2 * xx
+				// Compare as order-preserving integers so that the
+				// compiler selects with conditional moves instead of
+				// branches that mispredict on real activations.
+				k0, k1, k2, k3 := sortKey(r0[i]), sortKey(r0[i+1]), sortKey(r1[i]), sortKey(r1[i+1])
+				bk, bi := k0, int32(0)
+				if k1 > bk {
+					bk, bi = k1, 1
+				}
+				if k2 > bk {
+					bk, bi = k2, w
+				}
+				if k3 > bk {
+					bk, bi = k3, w+1
+				}
+				idx := base + int32(i) + bi
+				a[xx] = idx
+				d[xx] = src[idx]
+			}
+		}
+	}
+}
+
+// sortKey maps a float32 to an int32 with the same order (for non-NaN
+// values; −0 sorts just below +0).
+func sortKey(v float32) int32 {
+	b := int32(math.Float32bits(v))
+	return b ^ (b >> 31 & 0x7fffffff)
+}
+
+// maxPool2DNaive is the reference (and general) max-pooling kernel.
+func maxPool2DNaive(out []float32, arg []int32, x []float32, g ConvGeom) {
 	oh, ow := g.OutH(), g.OutW()
 	plane := g.H * g.W
 	for bc := 0; bc < g.B*g.C; bc++ {

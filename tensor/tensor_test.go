@@ -235,3 +235,73 @@ func TestPooling(t *testing.T) {
 	AvgPool2D(out, x.Data, g)
 	closeEnough(t, "avgpool", out, []float32{2.5, 1.75, 1.75, 7.25}, 1e-7)
 }
+
+func TestConvKernelsMatchNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for trial := 0; trial < 200; trial++ {
+		g := ConvGeom{B: 1 + rng.IntN(3), C: 1 + rng.IntN(3), H: 1 + rng.IntN(9), W: 1 + rng.IntN(9), K: 1 + rng.IntN(4), S: 1 + rng.IntN(3), P: rng.IntN(3)}
+		if g.Check() != nil || g.P >= g.K {
+			continue
+		}
+		x := randT(rng, g.B, g.C, g.H, g.W)
+		n := g.C * g.K * g.K * g.B * g.OutH() * g.OutW()
+		fast, ref := make([]float32, n), make([]float32, n)
+		for i := range fast {
+			fast[i] = float32(math.NaN()) // every element must be written
+		}
+		Im2Col(fast, x.Data, g)
+		im2colNaive(ref, x.Data, g)
+		closeEnough(t, "im2col", fast, ref, 0)
+		// Col2Im against the adjoint definition, element by element.
+		c := randT(rng, n)
+		dx := make([]float32, len(x.Data))
+		Col2Im(dx, c.Data, g)
+		want := make([]float64, len(x.Data))
+		oh, ow := g.OutH(), g.OutW()
+		np := g.B * oh * ow
+		for ch := 0; ch < g.C; ch++ {
+			for ki := 0; ki < g.K; ki++ {
+				for kj := 0; kj < g.K; kj++ {
+					q := (ch*g.K+ki)*g.K + kj
+					for b := 0; b < g.B; b++ {
+						for y := 0; y < oh; y++ {
+							for xx := 0; xx < ow; xx++ {
+								iy, ix := y*g.S-g.P+ki, xx*g.S-g.P+kj
+								if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+									want[((b*g.C+ch)*g.H+iy)*g.W+ix] += float64(c.Data[q*np+(b*oh+y)*ow+xx])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		for i := range dx {
+			if math.Abs(float64(dx[i])-want[i]) > 1e-4 {
+				t.Fatalf("%+v: col2im[%d] = %v, want %v", g, i, dx[i], want[i])
+			}
+		}
+	}
+}
+
+func TestMaxPool2x2MatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, hw := range [][2]int{{28, 28}, {10, 10}, {5, 7}, {2, 2}} {
+		g := ConvGeom{B: 3, C: 2, H: hw[0], W: hw[1], K: 2, S: 2}
+		x := randT(rng, g.B, g.C, g.H, g.W)
+		for i := 0; i < len(x.Data); i += 5 {
+			x.Data[i] = x.Data[i/2] // plant ties
+		}
+		n := g.B * g.C * g.OutH() * g.OutW()
+		o1, o2 := make([]float32, n), make([]float32, n)
+		a1, a2 := make([]int32, n), make([]int32, n)
+		MaxPool2D(o1, a1, x.Data, g)
+		maxPool2DNaive(o2, a2, x.Data, g)
+		closeEnough(t, "maxpool", o1, o2, 0)
+		for i := range a1 {
+			if a1[i] != a2[i] {
+				t.Fatalf("%v: argmax %d = %d, reference %d", hw, i, a1[i], a2[i])
+			}
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/tensor"
+	"github.com/kiln-ml/kiln/train"
+)
+
+type trainFlags struct {
+	model, hidden, dataName, dataDir, out, optim, schedule, config string
+	epochs, batch, threads, maxSteps, warmup, workers              int
+	lr, momentum, wd                                               float64
+	seed                                                           uint64
+	json                                                           bool
+}
+
+func (f *trainFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "YAML file of settings (keys are flag names); flags override it")
+	fs.StringVar(&f.model, "model", "mlp", "model: mlp or lenet5")
+	fs.StringVar(&f.hidden, "hidden", "256,128", "hidden layer sizes of the mlp")
+	fs.StringVar(&f.dataName, "data", "mnist", "data set: mnist or fashion-mnist")
+	fs.StringVar(&f.dataDir, "data-dir", "", "folder holding the IDX files (default KILN_HOME/datasets/NAME)")
+	fs.StringVar(&f.out, "out", "", "folder to save the model into (model.json, model.safetensors)")
+	fs.StringVar(&f.optim, "optimizer", "sgd", "optimizer: sgd, adam or adamw")
+	fs.StringVar(&f.schedule, "schedule", "constant", "learning-rate schedule: constant, step or cosine")
+	fs.IntVar(&f.warmup, "warmup", 0, "linear warm-up steps before the schedule")
+	fs.IntVar(&f.epochs, "epochs", 1, "passes over the training set")
+	fs.IntVar(&f.batch, "batch", 128, "mini-batch size")
+	fs.IntVar(&f.threads, "threads", 1, "compute threads (BLAS threads and Go processors)")
+	fs.IntVar(&f.maxSteps, "max-steps", 0, "stop after this many steps (0: no limit)")
+	fs.IntVar(&f.workers, "workers", 1, "data loader workers")
+	fs.Float64Var(&f.lr, "lr", 0.05, "learning rate")
+	fs.Float64Var(&f.momentum, "momentum", 0.9, "SGD momentum")
+	fs.Float64Var(&f.wd, "weight-decay", 0, "weight decay")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed for initialisation and shuffling")
+	fs.BoolVar(&f.json, "json", false, "print one JSON document on stdout")
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) int {
+	var f trainFlags
+	fs := flag.NewFlagSet("kiln train", flag.ContinueOnError)
+	f.register(fs)
+	pos, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, "train: unexpected argument %q", pos[0])
+	}
+	if f.epochs < 1 || f.batch < 1 || f.threads < 1 || f.lr < 0 {
+		return usageErr(stderr, "train: --epochs, --batch and --threads must be at least 1 and --lr not negative")
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	sum, err := trainModel(ctx, f, stderr)
+	if sum != nil && f.json {
+		writeJSON(stdout, sum)
+	}
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	if !f.json {
+		fmt.Fprintf(stdout, "test accuracy %.4f after %d steps (%.0f samples/s)", sum.TestAccuracy, sum.Steps, sum.TrainSamplesPerS)
+		if sum.ModelDir != "" {
+			fmt.Fprintf(stdout, "; model saved in %s", sum.ModelDir)
+		}
+		fmt.Fprintln(stdout)
+	}
+	return exitOK
+}
+
+// trainSummary is what kiln train prints with --json.
+type trainSummary struct {
+	Model            string             `json:"model"`
+	Data             string             `json:"data"`
+	DataDir          string             `json:"data_dir"`
+	BLAS             string             `json:"blas"`
+	Threads          int                `json:"threads"`
+	Batch            int                `json:"batch"`
+	Steps            int                `json:"steps"`
+	TrainSamplesPerS float64            `json:"train_samples_per_s"`
+	TrainSeconds     float64            `json:"train_seconds"`
+	WallSeconds      float64            `json:"wall_seconds"`
+	FinalLoss        float64            `json:"final_loss"`
+	TestAccuracy     float64            `json:"test_accuracy"`
+	TestLoss         float64            `json:"test_loss"`
+	Epochs           []train.EpochStats `json:"epochs"`
+	ModelDir         string             `json:"model_dir,omitempty"`
+	Error            string             `json:"error,omitempty"`
+}
+
+func trainModel(ctx context.Context, f trainFlags, stderr io.Writer) (*trainSummary, error) {
+	wall := time.Now()
+	runtime.GOMAXPROCS(f.threads)
+	tensor.SetThreads(f.threads)
+	ds, err := openDataset(f.dataName, f.dataDir, stderr)
+	if err != nil {
+		return nil, err
+	}
+	hidden, err := nn.ParseSizes(f.hidden)
+	if err != nil {
+		return nil, fmt.Errorf("--hidden: %w", err)
+	}
+	cfg := nn.ModelConfig{Name: f.model, Input: ds.sampleShape, Hidden: hidden, Classes: ds.classes}
+	if f.model == "mlp" {
+		cfg.Input = []int{ds.features}
+	} else {
+		cfg.Hidden = nil
+	}
+	rng := rand.New(rand.NewPCG(f.seed, 0x6b696c6e))
+	model, err := nn.Build(cfg, rng)
+	if err != nil {
+		return nil, err
+	}
+	opt, err := newOptimizer(f, model.Parameters())
+	if err != nil {
+		return nil, err
+	}
+	batches, err := ds.trainBatches(f.batch, f.seed, f.workers)
+	if err != nil {
+		return nil, err
+	}
+	tr := &train.Trainer{Model: model, Opt: opt, Cfg: train.Config{
+		SampleShape: cfg.Input, Epochs: f.epochs, MaxSteps: f.maxSteps, Schedule: schedule(f, batches.Len()),
+	}}
+	prog := newProgress(stderr)
+	tr.Hooks.Step = prog.step
+	tr.Hooks.Epoch = func(s train.EpochStats) {
+		prog.done()
+		fmt.Fprintf(stderr, "epoch %d: train loss %.4f acc %.4f, test loss %.4f acc %.4f, %.0f samples/s\n",
+			s.Epoch, s.TrainLoss, s.TrainAcc, s.TestLoss, s.TestAcc, s.SamplesPerS)
+	}
+	res, runErr := tr.Run(ctx, batches, ds.test)
+	prog.done()
+	sum := &trainSummary{Model: f.model, Data: f.dataName, DataDir: ds.dir, BLAS: blasName(), Threads: f.threads, Batch: f.batch}
+	if res != nil {
+		sum.Steps, sum.TrainSamplesPerS, sum.TrainSeconds = res.Steps, res.TrainSamplesPerS, res.TrainSeconds
+		sum.FinalLoss, sum.TestAccuracy, sum.TestLoss, sum.Epochs = res.FinalLoss, res.TestAccuracy, res.TestLoss, res.Epochs
+	}
+	var nf *train.NonFiniteLossError
+	if runErr != nil && !errors.As(runErr, &nf) {
+		sum.Error = runErr.Error()
+		return sum, runErr
+	}
+	if f.out != "" {
+		// On a non-finite loss the weights are those of the last good step,
+		// and are saved so that the run can be inspected or resumed.
+		info := nn.SavedModel{Config: cfg, Mean: ds.norm.Mean, Std: ds.norm.Std, Data: f.dataName}
+		if err := nn.SaveModel(f.out, info, model); err != nil {
+			return sum, err
+		}
+		sum.ModelDir, _ = filepath.Abs(f.out)
+	}
+	sum.WallSeconds = time.Since(wall).Seconds()
+	if runErr != nil {
+		sum.Error = runErr.Error()
+	}
+	return sum, runErr
+}
+
+func newOptimizer(f trainFlags, ps []*nn.Param) (nn.Optimizer, error) {
+	switch f.optim {
+	case "sgd":
+		return nn.NewSGD(ps, nn.SGDConfig{LR: f.lr, Momentum: f.momentum, WeightDecay: f.wd})
+	case "adam":
+		return nn.NewAdam(ps, nn.AdamConfig{LR: f.lr, WeightDecay: f.wd})
+	case "adamw":
+		return nn.NewAdamW(ps, nn.AdamConfig{LR: f.lr, WeightDecay: f.wd})
+	}
+	return nil, fmt.Errorf("--optimizer: unknown optimizer %q (sgd, adam, adamw)", f.optim)
+}
+
+func schedule(f trainFlags, stepsPerEpoch int) nn.Schedule {
+	total := f.epochs * stepsPerEpoch
+	if f.maxSteps > 0 && f.maxSteps < total {
+		total = f.maxSteps
+	}
+	var s nn.Schedule
+	switch f.schedule {
+	case "step":
+		s = nn.StepDecay{Base: f.lr, Every: max(1, stepsPerEpoch), Gamma: 0.5}
+	case "cosine":
+		s = nn.Cosine{Base: f.lr, Total: max(1, total-f.warmup)}
+	default:
+		if f.warmup == 0 {
+			return nil
+		}
+		s = nn.Constant{Base: f.lr}
+	}
+	if f.warmup > 0 {
+		s = nn.Warmup{Steps: f.warmup, Then: s}
+	}
+	return s
+}
