@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/tensor"
 )
 
 // sliceBatches serves fixed in-memory batches, in order.
@@ -135,6 +136,7 @@ func TestNonFiniteLossStops(t *testing.T) {
 }
 
 func benchStep(b *testing.B, cfg nn.ModelConfig, batch int) {
+	tensor.SetThreads(1)
 	rng := rand.New(rand.NewPCG(5, 5))
 	m, err := nn.Build(cfg, rng)
 	if err != nil {
