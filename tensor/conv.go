@@ -207,33 +207,39 @@ func maxPool2x2(out []float32, arg []int32, x []float32, g ConvGeom) {
 			w := int32(g.W)
 			for xx := range d {
 				i := 2 * xx
-				// Compare as order-preserving integers so that the
-				// compiler selects with conditional moves instead of
-				// branches that mispredict on real activations.
+				// Compare as order-preserving integers: integer max and
+				// selects compile to conditional moves, where float
+				// compares branch and mispredict on real activations.
 				k0, k1, k2, k3 := sortKey(r0[i]), sortKey(r0[i+1]), sortKey(r1[i]), sortKey(r1[i+1])
-				bk, bi := k0, int32(0)
-				if k1 > bk {
-					bk, bi = k1, 1
+				m := max(max(k0, k1), max(k2, k3))
+				bi := w + 1 // the first maximum in window order wins
+				if k2 == m {
+					bi = w
 				}
-				if k2 > bk {
-					bk, bi = k2, w
+				if k1 == m {
+					bi = 1
 				}
-				if k3 > bk {
-					bk, bi = k3, w+1
+				if k0 == m {
+					bi = 0
 				}
-				idx := base + int32(i) + bi
-				a[xx] = idx
-				d[xx] = src[idx]
+				a[xx] = base + int32(i) + bi
+				d[xx] = fromSortKey(m)
 			}
 		}
 	}
 }
 
 // sortKey maps a float32 to an int32 with the same order (for non-NaN
-// values; −0 sorts just below +0).
+// values; −0 sorts just below +0). It flips the magnitude bits of negative
+// values, so it is its own inverse (see fromSortKey).
 func sortKey(v float32) int32 {
 	b := int32(math.Float32bits(v))
 	return b ^ (b >> 31 & 0x7fffffff)
+}
+
+// fromSortKey inverts sortKey.
+func fromSortKey(k int32) float32 {
+	return math.Float32frombits(uint32(k ^ (k >> 31 & 0x7fffffff)))
 }
 
 // maxPool2DNaive is the reference (and general) max-pooling kernel.
