@@ -65,7 +65,24 @@ func Conv2D(x, w, bias *Value, stride, pad int) *Value {
 			}
 			if w.requiresGrad { // dw = dout' × colsᵀ
 				gw, fresh := w.grad()
-				tensor.Backend().Sgemm(blas.NoTrans, blas.Trans, o, q, np, 1, dtmp, np, cols, np, beta(fresh), gw.Data, q)
+				if q > o {
+					// OpenBLAS is faster with the long side first: compute
+					// dwᵀ = cols × dout'ᵀ (Q, O) and transpose it back.
+					dwt := tp.buf(q * o)
+					tensor.Backend().Sgemm(blas.NoTrans, blas.Trans, q, o, np, 1, cols, np, dtmp, np, 0, dwt, o)
+					for i := 0; i < o; i++ {
+						row := gw.Data[i*q : (i+1)*q]
+						for j := range row {
+							if fresh {
+								row[j] = dwt[j*o+i]
+							} else {
+								row[j] += dwt[j*o+i]
+							}
+						}
+					}
+				} else {
+					tensor.Backend().Sgemm(blas.NoTrans, blas.Trans, o, q, np, 1, dtmp, np, cols, np, beta(fresh), gw.Data, q)
+				}
 			}
 			if bias != nil && bias.requiresGrad {
 				gb, fresh := bias.grad()

@@ -40,3 +40,14 @@ func BenchmarkCol2ImLeNet2(b *testing.B) {
 		Col2Im(dx, cols.Data, g)
 	}
 }
+
+func BenchmarkIm2ColLeNet2(b *testing.B) {
+	g := ConvGeom{B: 64, C: 6, H: 14, W: 14, K: 5, S: 1, P: 0}
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randT(rng, 64, 6, 14, 14)
+	cols := make([]float32, 150*64*100)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Im2Col(cols, x.Data, g)
+	}
+}
