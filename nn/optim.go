@@ -73,26 +73,51 @@ func (o *SGD) Step() {
 			continue
 		}
 		buf := o.bufs[i]
-		first := buf == nil
-		if first {
+		if buf == nil {
+			// First step: the buffer starts as the gradient itself.
 			buf = make([]float32, len(w))
+			for j, gj := range g {
+				buf[j] = gj + wd*w[j]
+			}
 			o.bufs[i] = buf
+			sgdApply(w, buf, g, lr, mom, wd, o.cfg.Nesterov)
+			continue
 		}
 		buf = buf[:len(w)]
-		for j, gj := range g {
-			d := gj + wd*w[j]
-			if first {
-				buf[j] = d
-			} else {
-				buf[j] = mom*buf[j] + damp*d
+		if damp == 1 && wd == 0 && !o.cfg.Nesterov {
+			// The common case in one fused pass.
+			for j, gj := range g {
+				b := mom*buf[j] + gj
+				buf[j] = b
+				w[j] -= lr * b
 			}
-			if o.cfg.Nesterov {
-				d += mom * buf[j]
-			} else {
-				d = buf[j]
-			}
-			w[j] -= lr * d
+			continue
 		}
+		if damp == 1 && wd == 0 {
+			for j, gj := range g {
+				buf[j] = mom*buf[j] + gj
+			}
+		} else {
+			for j, gj := range g {
+				buf[j] = mom*buf[j] + damp*(gj+wd*w[j])
+			}
+		}
+		sgdApply(w, buf, g, lr, mom, wd, o.cfg.Nesterov)
+	}
+}
+
+// sgdApply moves w along the momentum buffer (or, for Nesterov, along
+// g + wd·w + m·buf).
+func sgdApply(w, buf, g []float32, lr, mom, wd float32, nesterov bool) {
+	buf, g = buf[:len(w)], g[:len(w)]
+	if !nesterov {
+		for j, b := range buf {
+			w[j] -= lr * b
+		}
+		return
+	}
+	for j, b := range buf {
+		w[j] -= lr * (g[j] + wd*w[j] + mom*b)
 	}
 }
 

@@ -79,8 +79,9 @@ type Result struct {
 	Steps  int          `json:"steps"`
 	// Samples is the number of training samples processed.
 	Samples int `json:"samples"`
-	// TrainSeconds counts time spent in training steps only (not
-	// evaluation), from which TrainSamplesPerS is computed.
+	// TrainSeconds counts the time of the training loops (steps and
+	// waiting for batches, not evaluation), from which TrainSamplesPerS is
+	// computed.
 	TrainSeconds     float64 `json:"train_seconds"`
 	TrainSamplesPerS float64 `json:"train_samples_per_s"`
 	FinalLoss        float64 `json:"final_loss"`
@@ -196,12 +197,15 @@ func (s epochStats) acc() float64 {
 	return float64(s.correct) / float64(s.samples)
 }
 
-func (t *Trainer) epoch(ctx context.Context, batches Batches, e int, step *int, start time.Time) (epochStats, error) {
-	var st epochStats
+func (t *Trainer) epoch(ctx context.Context, batches Batches, e int, step *int, start time.Time) (st epochStats, err error) {
 	t.Model.SetTraining(true)
 	next, stop := batches.Epoch(ctx, e)
 	defer stop()
 	perEpoch := batches.Len()
+	// Throughput counts the whole loop, waiting for batches included, so
+	// that a slow input pipeline shows in samples per second.
+	t0 := time.Now()
+	defer func() { st.seconds = time.Since(t0).Seconds() }()
 	for {
 		if t.Cfg.MaxSteps > 0 && *step >= t.Cfg.MaxSteps {
 			return st, nil
@@ -216,12 +220,10 @@ func (t *Trainer) epoch(ctx context.Context, batches Batches, e int, step *int, 
 		if !ok {
 			return st, nil
 		}
-		t0 := time.Now()
 		if t.Cfg.Schedule != nil {
 			t.Opt.SetLR(t.Cfg.Schedule.LR(*step))
 		}
 		loss, correct, err := t.Step(b)
-		st.seconds += time.Since(t0).Seconds()
 		*step++
 		if err != nil {
 			var nf *NonFiniteLossError
