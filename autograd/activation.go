@@ -3,6 +3,8 @@ package autograd
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/kiln-ml/kiln/tensor"
 )
 
 // unary applies an element-wise function f and records a backward that
@@ -36,44 +38,15 @@ func unary(x *Value, f func(x float32) float32, df func(x, y float32) float32) *
 func ReLU(x *Value) *Value {
 	tp := x.tape
 	out := tp.Alloc(x.Data.Shape...)
-	reluForward(out.Data, x.Data.Data)
+	tensor.ReLU(out.Data, x.Data.Data)
 	r := tp.result(out, x)
 	if r.requiresGrad {
 		r.backward = func() {
 			g, fresh := x.grad()
-			reluBackward(g.Data, r.Grad.Data, out.Data, fresh)
+			tensor.ReLUBackward(g.Data, r.Grad.Data, out.Data, !fresh)
 		}
 	}
 	return r
-}
-
-// reluForward writes max(x, 0) into y without branches: a value whose sign
-// bit is set is replaced by +0 (branches on random signs mispredict half
-// the time, which made this loop slower than the GEMMs around it).
-func reluForward(y, x []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		b := math.Float32bits(v)
-		y[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
-	}
-}
-
-// reluBackward writes (or adds, when !fresh) dy where y > 0, else 0. y is a
-// ReLU output, so it is +0 or positive and y > 0 exactly when its bits are
-// not zero; the mask is built from that without a branch.
-func reluBackward(dx, dy, y []float32, fresh bool) {
-	dy, y = dy[:len(dx)], y[:len(dx)]
-	if fresh {
-		for i, d := range dy {
-			m := uint32(-int32(math.Float32bits(y[i])) >> 31)
-			dx[i] = math.Float32frombits(math.Float32bits(d) & m)
-		}
-		return
-	}
-	for i, d := range dy {
-		m := uint32(-int32(math.Float32bits(y[i])) >> 31)
-		dx[i] += math.Float32frombits(math.Float32bits(d) & m)
-	}
 }
 
 // GELU returns x·Φ(x) with the exact (erf) form of Φ, as PyTorch's default

@@ -40,29 +40,22 @@ func Conv2D(x, w, bias *Value, stride, pad int) *Value {
 		}
 		inputs = append(inputs, bias)
 	}
-	for b := 0; b < g.B; b++ {
-		for oc := 0; oc < o; oc++ {
-			dst := out.Data[(b*o+oc)*p:][:p]
-			src := tmp[oc*np+b*p:][:p]
-			if bias != nil {
-				bv := bias.Data.Data[oc]
-				for i, v := range src {
-					dst[i] = v + bv
-				}
-			} else {
-				copy(dst, src)
-			}
-		}
+	var bd []float32
+	if bias != nil {
+		bd = bias.Data.Data
 	}
+	tensor.ConvFromGEMM(out.Data, tmp, bd, g.B, o, p)
 	r := tp.result(out, inputs...)
 	if r.requiresGrad {
 		r.backward = func() {
 			dtmp := tp.buf(o * np) // dout permuted to (O, B·P)
-			for b := 0; b < g.B; b++ {
-				for oc := 0; oc < o; oc++ {
-					copy(dtmp[oc*np+b*p:][:p], r.Grad.Data[(b*o+oc)*p:][:p])
-				}
+			var db []float32
+			accumulate := false
+			if bias != nil && bias.requiresGrad {
+				gb, fresh := bias.grad()
+				db, accumulate = gb.Data, !fresh
 			}
+			tensor.ConvToGEMM(dtmp, r.Grad.Data, db, g.B, o, p, accumulate)
 			if w.requiresGrad { // dw = dout' × colsᵀ
 				gw, fresh := w.grad()
 				if q > o {
@@ -82,20 +75,6 @@ func Conv2D(x, w, bias *Value, stride, pad int) *Value {
 					}
 				} else {
 					tensor.Backend().Sgemm(blas.NoTrans, blas.Trans, o, q, np, 1, dtmp, np, cols, np, beta(fresh), gw.Data, q)
-				}
-			}
-			if bias != nil && bias.requiresGrad {
-				gb, fresh := bias.grad()
-				for oc := 0; oc < o; oc++ {
-					var s float32
-					for _, v := range dtmp[oc*np : (oc+1)*np] {
-						s += v
-					}
-					if fresh {
-						gb.Data[oc] = s
-					} else {
-						gb.Data[oc] += s
-					}
 				}
 			}
 			if x.requiresGrad { // dcols = wᵀ × dout', then fold back

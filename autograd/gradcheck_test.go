@@ -231,31 +231,3 @@ func TestTapeReusesBuffers(t *testing.T) {
 		t.Fatalf("%v allocations per step, want a pooled steady state", allocs)
 	}
 }
-
-func TestReLUKernelsMatchReference(t *testing.T) {
-	x := []float32{-2, -0.0, 0, 1e-30, 3, -1e-30, float32(math.Inf(1)), float32(math.Inf(-1))}
-	y := make([]float32, len(x))
-	reluForward(y, x)
-	for i, v := range x {
-		want := float32(0)
-		if v > 0 {
-			want = v
-		}
-		if y[i] != want || math.Signbit(float64(y[i])) {
-			t.Fatalf("relu(%v) = %v, want %v", v, y[i], want)
-		}
-	}
-	dy := []float32{1, 2, 3, 4, 5, 6, 7, 8}
-	dx := make([]float32, len(x))
-	reluBackward(dx, dy, y, true)
-	reluBackward(dx, dy, y, false)
-	for i := range x {
-		want := float32(0)
-		if y[i] > 0 {
-			want = 2 * dy[i]
-		}
-		if dx[i] != want {
-			t.Fatalf("relu backward at %v: %v, want %v", x[i], dx[i], want)
-		}
-	}
-}

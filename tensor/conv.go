@@ -70,7 +70,10 @@ func (g ConvGeom) validRange(kj, ow int) (lo, hi int) {
 // q = (c, ki, kj) holds, for every image and output position, the input
 // value under kernel tap q (0 where the tap falls into padding). A
 // convolution is then one GEMM: W (O, C·K·K) × cols.
-func Im2Col(cols, x []float32, g ConvGeom) {
+func Im2Col(cols, x []float32, g ConvGeom) { im2colFast(cols, x, g) }
+
+// im2colGo is Im2Col in Go: copies of the contiguous runs of input rows.
+func im2colGo(cols, x []float32, g ConvGeom) {
 	oh, ow := g.OutH(), g.OutW()
 	plane := g.H * g.W
 	np := g.B * oh * ow
@@ -109,7 +112,10 @@ func Im2Col(cols, x []float32, g ConvGeom) {
 // Col2Im is the adjoint of Im2Col: it adds every entry of cols back into
 // the input position it was read from. dx must be zeroed by the caller when
 // it should not accumulate.
-func Col2Im(dx, cols []float32, g ConvGeom) {
+func Col2Im(dx, cols []float32, g ConvGeom) { col2imFast(dx, cols, g) }
+
+// col2imGo is Col2Im in Go.
+func col2imGo(dx, cols []float32, g ConvGeom) {
 	oh, ow := g.OutH(), g.OutW()
 	plane := g.H * g.W
 	np := g.B * oh * ow
@@ -184,7 +190,7 @@ func Conv2DNaive(x, w, bias []float32, o int, g ConvGeom) []float32 {
 // first value in row-major window order wins.
 func MaxPool2D(out []float32, arg []int32, x []float32, g ConvGeom) {
 	if g.K == 2 && g.S == 2 && g.P == 0 {
-		maxPool2x2(out, arg, x, g)
+		maxPool2x2Fast(out, arg, x, g)
 		return
 	}
 	maxPool2DNaive(out, arg, x, g)

@@ -305,3 +305,50 @@ func TestMaxPool2x2MatchesNaive(t *testing.T) {
 		}
 	}
 }
+
+func TestElementwiseKernelsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := randT(rng, 1037).Data
+	x[0], x[1], x[2] = 0, float32(math.Copysign(0, -1)), float32(math.Inf(-1))
+	y, yref := make([]float32, len(x)), make([]float32, len(x))
+	ReLU(y, x)
+	reluGo(yref, x)
+	closeEnough(t, "relu", y, yref, 0)
+	for i, v := range x {
+		if want := float32(math.Max(float64(v), 0)); y[i] != want {
+			t.Fatalf("relu(%v) = %v", v, y[i])
+		}
+	}
+	dy := randT(rng, len(x)).Data
+	for _, acc := range []bool{false, true} {
+		dx, dref := randT(rng, len(x)).Data, make([]float32, len(x))
+		copy(dref, dx)
+		ReLUBackward(dx, dy, y, acc)
+		reluBackwardGo(dref, dy, y, acc)
+		closeEnough(t, "relu backward", dx, dref, 0)
+	}
+	b, o, p := 3, 4, 25
+	tmp, bias := randT(rng, o*b*p).Data, randT(rng, o).Data
+	out, ref := make([]float32, len(tmp)), make([]float32, len(tmp))
+	ConvFromGEMM(out, tmp, bias, b, o, p)
+	convFromGEMMGo(ref, tmp, bias, b, o, p)
+	closeEnough(t, "conv from gemm", out, ref, 0)
+	back := make([]float32, len(tmp))
+	db := make([]float32, o)
+	ConvToGEMM(back, out, db, b, o, p, false)
+	for oc := 0; oc < o; oc++ {
+		var s float64
+		for i := 0; i < b*p; i++ {
+			s += float64(tmp[oc*b*p+i] + bias[oc])
+		}
+		if math.Abs(float64(db[oc])-s) > 1e-3 {
+			t.Fatalf("bias grad %d = %v, want %v", oc, db[oc], s)
+		}
+	}
+	for i := range back {
+		want := tmp[i] + bias[i/(b*p)]
+		if back[i] != want {
+			t.Fatalf("conv to gemm: %d = %v, want %v", i, back[i], want)
+		}
+	}
+}

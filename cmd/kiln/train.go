@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/kiln-ml/kiln/nn"
@@ -22,6 +23,7 @@ type trainFlags struct {
 	model, hidden, dataName, dataDir, out, optim, schedule, config string
 	epochs, batch, threads, maxSteps, warmup, workers              int
 	lr, momentum, wd                                               float64
+	cpuprofile                                                     string
 	seed                                                           uint64
 	json                                                           bool
 }
@@ -40,12 +42,13 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batch, "batch", 128, "mini-batch size")
 	fs.IntVar(&f.threads, "threads", 1, "compute threads (BLAS threads and Go processors)")
 	fs.IntVar(&f.maxSteps, "max-steps", 0, "stop after this many steps (0: no limit)")
-	fs.IntVar(&f.workers, "workers", 1, "data loader workers")
+	fs.IntVar(&f.workers, "workers", -1, "data loader goroutines (-1: none with --threads 1, where the loader would only compete with the step for the core; 1 otherwise)")
 	fs.Float64Var(&f.lr, "lr", 0.05, "learning rate")
 	fs.Float64Var(&f.momentum, "momentum", 0.9, "SGD momentum")
 	fs.Float64Var(&f.wd, "weight-decay", 0, "weight decay")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed for initialisation and shuffling")
 	fs.BoolVar(&f.json, "json", false, "print one JSON document on stdout")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) int {
@@ -64,6 +67,17 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
+	if f.cpuprofile != "" {
+		pf, err := os.Create(f.cpuprofile)
+		if err != nil {
+			return fail(stderr, "cpuprofile: %v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fail(stderr, "cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	sum, err := trainModel(ctx, f, stderr)
 	if sum != nil && f.json {
 		writeJSON(stdout, sum)
@@ -128,7 +142,14 @@ func trainModel(ctx context.Context, f trainFlags, stderr io.Writer) (*trainSumm
 	if err != nil {
 		return nil, err
 	}
-	batches, err := ds.trainBatches(f.batch, f.seed, f.workers)
+	workers := f.workers
+	if workers < 0 {
+		workers = 0
+		if f.threads > 1 {
+			workers = 1
+		}
+	}
+	batches, err := ds.trainBatches(f.batch, f.seed, workers)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,17 @@
+//go:build !openblas || !cgo
+
+package tensor
+
+// The pure-Go build runs the Go convolution kernels.
+const cKernels = false
+
+func im2colFast(cols, x []float32, g ConvGeom)                           { im2colGo(cols, x, g) }
+func col2imFast(dx, cols []float32, g ConvGeom)                          { col2imGo(dx, cols, g) }
+func maxPool2x2Fast(out []float32, arg []int32, x []float32, g ConvGeom) { maxPool2x2(out, arg, x, g) }
+
+func reluFast(y, x []float32)                                { reluGo(y, x) }
+func reluBackwardFast(dx, dy, y []float32, accumulate bool)  { reluBackwardGo(dx, dy, y, accumulate) }
+func convFromGEMMFast(out, tmp, bias []float32, b, o, p int) { convFromGEMMGo(out, tmp, bias, b, o, p) }
+func convToGEMMFast(dtmp, dout []float32, b, o, p int)       { convToGEMMGo(dtmp, dout, b, o, p) }
+
+func sumFast(x []float32) float32 { return sumGo(x) }
