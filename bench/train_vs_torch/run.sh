@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${KILN_TEST_DATA:-$(cd .. && pwd)/shared/data}/mnist
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 MLP_STEPS=${MLP_STEPS:-469}     # one epoch at batch 128
 LENET_STEPS=${LENET_STEPS:-300}
 export OMP_WAIT_POLICY=PASSIVE
