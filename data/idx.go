@@ -82,9 +82,26 @@ func DecodeIDX(r io.Reader, name string) (*IDX, error) {
 			return nil, fmt.Errorf("read idx %s: gzip: %w", name, err)
 		}
 		defer zr.Close()
-		return decodeIDX(zr, name)
+		x, err := decodeIDX(zr, name)
+		if err != nil {
+			return nil, err
+		}
+		// Read to the end so that gzip checks its CRC and length trailer.
+		if n, err := io.Copy(io.Discard, zr); err != nil {
+			return nil, fmt.Errorf("read idx %s: gzip: %w", name, err)
+		} else if n > 0 {
+			return nil, fmt.Errorf("read idx %s: %d bytes after the data its dimensions %v declare", name, n, x.Dims)
+		}
+		return x, nil
 	}
-	return decodeIDX(br, name)
+	x, err := decodeIDX(br, name)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := io.Copy(io.Discard, br); n > 0 {
+		return nil, fmt.Errorf("read idx %s: %d bytes after the data its dimensions %v declare", name, n, x.Dims)
+	}
+	return x, nil
 }
 
 func decodeIDX(r io.Reader, name string) (*IDX, error) {
