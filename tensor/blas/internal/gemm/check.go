@@ -1,17 +1,19 @@
-// Package check validates the arguments of a BLAS call the same way for
-// every backend, so that a bad call panics in Go with a message naming the
-// backend and the argument, instead of reading past a slice in C or being
-// reported differently by each library.
-package check
+// Package gemm holds what every Kiln BLAS backend does the same way around
+// the library call: checking the arguments, so that a bad call panics in Go
+// with a message naming the backend and the argument instead of reading past
+// a slice in C or being reported differently by each library, and the
+// products that need no multiplication (k = 0 or alpha = 0).
+package gemm
 
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/kiln-ml/kiln/tensor/blas"
 )
 
-// Sgemm panics when the arguments of an Sgemm call on the named backend are
+// Check panics when the arguments of an Sgemm call on the named backend are
 // inconsistent: a negative dimension, a row stride shorter than a stored
 // row, a slice too short for the matrix it holds, or a value that does not
 // fit the 32-bit integers of a C BLAS.
@@ -20,7 +22,7 @@ import (
 // accepted for a matrix with no rows. Empty operands need no storage: A and
 // B are not checked when m, n or k is 0, and C is not checked when m or n
 // is 0.
-func Sgemm(backend string, tA, tB blas.Transpose, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
+func Check(backend string, tA, tB blas.Transpose, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("blas.Sgemm (%s): negative dimension m=%d n=%d k=%d", backend, m, n, k))
 	}
@@ -53,7 +55,7 @@ func Sgemm(backend string, tA, tB blas.Transpose, m, n, k, lenA, lda, lenB, ldb,
 func operand(backend, name string, rows, cols, size, ld int) {
 	if ld < cols {
 		panic(fmt.Sprintf("blas.Sgemm (%s): ld%s=%d is less than the %d columns of %s as stored",
-			backend, lowerName(name), ld, cols, name))
+			backend, strings.ToLower(name), ld, cols, name))
 	}
 	if rows == 0 || cols == 0 {
 		return
@@ -63,16 +65,6 @@ func operand(backend, name string, rows, cols, size, ld int) {
 	need := (rows-1)*ld + cols
 	if size < need {
 		panic(fmt.Sprintf("blas.Sgemm (%s): %s holds %d values, want at least %d for %d×%d with ld%s=%d",
-			backend, name, size, need, rows, cols, lowerName(name), ld))
+			backend, name, size, need, rows, cols, strings.ToLower(name), ld))
 	}
-}
-
-func lowerName(name string) string {
-	switch name {
-	case "A":
-		return "a"
-	case "B":
-		return "b"
-	}
-	return "c"
 }
