@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kiln-ml/kiln/internal/vfs"
 )
 
 // Catalog entry of a data set that `kiln data pull` knows.
@@ -343,25 +345,4 @@ func lastLine(s string) string {
 
 // writeFileAtomic writes b to path through a synced temporary file and a
 // rename, so that path holds either its old content or all of b.
-func writeFileAtomic(path string, b []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+func writeFileAtomic(path string, b []byte) error { return vfs.WriteFileAtomic(vfs.OS, path, b) }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kiln-ml/kiln/autograd"
+	"github.com/kiln-ml/kiln/internal/vfs/errorfs"
 	"github.com/kiln-ml/kiln/tensor"
 )
 
@@ -108,8 +110,58 @@ func TestSaveLoadWeights(t *testing.T) {
 	p := filepath.Join(dir, "model.safetensors")
 	b, _ := os.ReadFile(p)
 	os.WriteFile(p, b[:len(b)-10], 0o644)
-	if _, _, err := LoadModel(dir); err == nil || !strings.Contains(err.Error(), p) {
+	if _, _, err := LoadModel(dir); err == nil || !strings.Contains(err.Error(), "model.safetensors does not match") {
 		t.Fatalf("truncated file: %v", err)
+	}
+	// Without the recorded hash, the decoder itself names the file.
+	if err := LoadWeights(p, m2); err == nil || !strings.Contains(err.Error(), p) {
+		t.Fatalf("truncated file: %v", err)
+	}
+}
+
+// TestSaveModelFailures fails each filesystem operation of SaveModel in
+// turn: the folder must then load as the old model or be refused as torn,
+// never load as a mix, and hold no temporary files.
+func TestSaveModelFailures(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	cfg := ModelConfig{Name: "mlp", Input: []int{8}, Hidden: []int{4}, Classes: 3}
+	oldM, _ := Build(cfg, rng)
+	newM, _ := Build(cfg, rng)
+	count := errorfs.New(-1)
+	if err := saveModel(count, t.TempDir(), SavedModel{Config: cfg}, newM); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < count.Ops(); i++ {
+		dir := t.TempDir()
+		if err := SaveModel(dir, SavedModel{Config: cfg}, oldM); err != nil {
+			t.Fatal(err)
+		}
+		fs := errorfs.New(i)
+		if err := saveModel(fs, dir, SavedModel{Config: cfg}, newM); !errors.Is(err, errorfs.ErrInjected) {
+			t.Fatalf("failing %s: %v", fs.Log[i], err)
+		}
+		_, got, err := LoadModel(dir)
+		if err == nil {
+			same := func(a Module) bool {
+				for j, p := range a.Parameters() {
+					for k, v := range p.Data.Data {
+						if got.Parameters()[j].Data.Data[k] != v {
+							return false
+						}
+					}
+				}
+				return true
+			}
+			if !same(oldM) && !same(newM) {
+				t.Fatalf("failing %s: the folder loads as neither the old nor the new model", fs.Log[i])
+			}
+		} else if !strings.Contains(err.Error(), "does not match") {
+			t.Fatalf("failing %s: load error %v", fs.Log[i], err)
+		}
+		ents, _ := os.ReadDir(dir)
+		if len(ents) != 2 {
+			t.Fatalf("failing %s: %d entries left", fs.Log[i], len(ents))
+		}
 	}
 }
 

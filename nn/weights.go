@@ -1,12 +1,16 @@
 package nn
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 
+	"github.com/kiln-ml/kiln/internal/vfs"
 	"github.com/kiln-ml/kiln/nn/safetensors"
 	"github.com/kiln-ml/kiln/tensor"
 )
@@ -14,12 +18,20 @@ import (
 // SaveWeights writes the parameters of m to path in the safetensors format,
 // atomically, with metadata (may be nil).
 func SaveWeights(path string, m Module, metadata map[string]string) error {
+	return saveWeights(vfs.OS, path, m, metadata)
+}
+
+func saveWeights(fs vfs.FS, path string, m Module, metadata map[string]string) error {
+	return safetensors.WriteFileFS(fs, path, weightTensors(m), metadata)
+}
+
+func weightTensors(m Module) []safetensors.Tensor {
 	ps := m.Parameters()
 	ts := make([]safetensors.Tensor, len(ps))
 	for i, p := range ps {
 		ts[i] = safetensors.F32(p.Name, p.Data.Data, p.Data.Shape...)
 	}
-	return safetensors.WriteFile(path, ts, metadata)
+	return ts
 }
 
 // LoadWeights reads a safetensors file into the parameters of m. Every
@@ -75,21 +87,41 @@ type SavedModel struct {
 	Std  float32 `json:"std"`
 	// Data names the data set the model was trained on.
 	Data string `json:"data,omitempty"`
+	// WeightsSHA256 is the hash of model.safetensors as saved with this
+	// file, so that a folder whose two files come from different saves
+	// (a save that failed between them) is detected on load.
+	WeightsSHA256 string `json:"weights_sha256,omitempty"`
 }
 
-// SaveModel writes dir/model.json and dir/model.safetensors.
+// SaveModel writes dir/model.safetensors and then dir/model.json, each
+// atomically; model.json records the weights' hash, so a save that fails
+// between the two files leaves a folder that LoadModel refuses instead of a
+// silently mismatched model.
 func SaveModel(dir string, info SavedModel, m Module) error {
+	return saveModel(vfs.OS, dir, info, m)
+}
+
+func saveModel(fs vfs.FS, dir string, info SavedModel, m Module) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, weightTensors(m), map[string]string{"format": "kiln", "model": info.Config.Name}); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	info.WeightsSHA256 = hex.EncodeToString(sum[:])
+	if err := vfs.WriteFileAtomic(fs, filepath.Join(dir, "model.safetensors"), buf.Bytes()); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
 	}
 	js, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "model.json"), append(js, '\n')); err != nil {
-		return err
+	if err := vfs.WriteFileAtomic(fs, filepath.Join(dir, "model.json"), append(js, '\n')); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
 	}
-	return SaveWeights(filepath.Join(dir, "model.safetensors"), m, map[string]string{"format": "kiln", "model": info.Config.Name})
+	return nil
 }
 
 // LoadModel reads a model directory written by SaveModel and returns the
@@ -108,34 +140,25 @@ func LoadModel(dir string) (*SavedModel, Module, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load model %s: %w", p, err)
 	}
-	if err := LoadWeights(filepath.Join(dir, "model.safetensors"), m); err != nil {
+	wp := filepath.Join(dir, "model.safetensors")
+	wb, err := os.ReadFile(wp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load model: %w", err)
+	}
+	if info.WeightsSHA256 != "" {
+		if sum := sha256.Sum256(wb); hex.EncodeToString(sum[:]) != info.WeightsSHA256 {
+			return nil, nil, fmt.Errorf("load model %s: model.safetensors does not match the hash in model.json (a save was interrupted, or a file was replaced)", dir)
+		}
+	}
+	f, err := safetensors.Decode(wb, wp)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := LoadFile(f, wp, "", m); err != nil {
 		return nil, nil, err
 	}
 	if info.Std == 0 {
 		info.Std = 1
 	}
 	return &info, m, nil
-}
-
-func writeAtomic(path string, b []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

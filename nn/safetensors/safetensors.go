@@ -26,9 +26,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/kiln-ml/kiln/internal/vfs"
 )
 
 // MaxHeader is the largest header the reader accepts (100 MB, as the
@@ -325,37 +326,18 @@ func ReadFile(path string) (*File, error) {
 // WriteFile writes tensors to path atomically: into a temporary file in the
 // same directory, synced, then renamed over path, so that a reader never sees
 // a half-written file and a failure leaves the old file intact.
-func WriteFile(path string, tensors []Tensor, metadata map[string]string) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("safetensors: write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
+	return WriteFileFS(vfs.OS, path, tensors, metadata)
+}
+
+// WriteFileFS is WriteFile on the given filesystem.
+func WriteFileFS(fs vfs.FS, path string, tensors []Tensor, metadata map[string]string) error {
 	var buf bytes.Buffer
-	if err = Write(&buf, tensors, metadata); err != nil {
+	if err := Write(&buf, tensors, metadata); err != nil {
 		return err
 	}
-	if _, err = tmp.Write(buf.Bytes()); err != nil {
+	if err := vfs.WriteFileAtomic(fs, path, buf.Bytes()); err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: sync %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: close %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: rename into %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
