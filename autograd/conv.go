@@ -24,6 +24,9 @@ func Conv2D(x, w, bias *Value, stride, pad int) *Value {
 	if err := g.Check(); err != nil {
 		panic(fmt.Sprintf("autograd.Conv2D: %v", err))
 	}
+	if tensor.DirectConv && stride == 1 && !x.requiresGrad {
+		return conv2DDirect(tp, x, w, bias, g)
+	}
 	o, q := ws[0], ws[1]*ws[2]*ws[3]
 	oh, ow := g.OutH(), g.OutW()
 	p := oh * ow
@@ -144,4 +147,66 @@ func AvgPool2D(x *Value, k, stride int) *Value {
 		}
 	}
 	return r
+}
+
+// conv2DDirect is Conv2D for a stride-1 convolution whose input needs no
+// gradient (a network's first layer): the vectorised direct kernels skip
+// the im2col buffer, whose GEMMs are inefficient when there are few input
+// channels (for LeNet-5's first layer, (6 × 25) × (25 × B·784)).
+func conv2DDirect(tp *Tape, x, w, bias *Value, g tensor.ConvGeom) *Value {
+	o := w.Data.Shape[0]
+	out := tp.Alloc(g.B, o, g.OutH(), g.OutW())
+	inputs := []*Value{x, w}
+	var bd []float32
+	if bias != nil {
+		if len(bias.Data.Shape) != 1 || bias.Data.Shape[0] != o {
+			panic(fmt.Sprintf("autograd.Conv2D: bias %v for %d output channels", bias.Data.Shape, o))
+		}
+		bd = bias.Data.Data
+		inputs = append(inputs, bias)
+	}
+	tensor.ConvDirect(out.Data, x.Data.Data, w.Data.Data, bd, o, g)
+	r := tp.result(out, inputs...)
+	if r.requiresGrad {
+		r.backward = func() {
+			var gw, gb []float32
+			accW, accB := false, false
+			if w.requiresGrad {
+				t, fresh := w.grad()
+				gw, accW = t.Data, !fresh
+			}
+			if bias != nil && bias.requiresGrad {
+				t, fresh := bias.grad()
+				gb, accB = t.Data, !fresh
+			}
+			switch {
+			case gw != nil && (gb == nil || accW == accB):
+				if gw != nil && gb == nil {
+					tensor.ConvDirectWeightGrad(gw, nil, r.Grad.Data, x.Data.Data, o, g, accW)
+				} else {
+					tensor.ConvDirectWeightGrad(gw, gb, r.Grad.Data, x.Data.Data, o, g, accW)
+				}
+			default:
+				// Mixed accumulation states (or only the bias needs a
+				// gradient): compute into scratch and combine.
+				sw, sb := tp.buf(len(w.Data.Data)), tp.buf(o)
+				tensor.ConvDirectWeightGrad(sw, sb, r.Grad.Data, x.Data.Data, o, g, false)
+				if gw != nil {
+					combine(gw, sw, accW)
+				}
+				if gb != nil {
+					combine(gb, sb, accB)
+				}
+			}
+		}
+	}
+	return r
+}
+
+func combine(dst, src []float32, accumulate bool) {
+	if !accumulate {
+		copy(dst, src)
+		return
+	}
+	addTo(dst, src)
 }

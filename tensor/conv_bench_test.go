@@ -51,3 +51,31 @@ func BenchmarkIm2ColLeNet2(b *testing.B) {
 		Im2Col(cols, x.Data, g)
 	}
 }
+
+func BenchmarkConvDirectLeNet1(b *testing.B) {
+	if !DirectConv {
+		b.Skip()
+	}
+	g := ConvGeom{B: 64, C: 1, H: 28, W: 28, K: 5, S: 1, P: 2}
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, w := randT(rng, 64, 1, 28, 28), randT(rng, 6, 1, 5, 5)
+	out := make([]float32, 64*6*784)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ConvDirect(out, x.Data, w.Data, nil, 6, g)
+	}
+}
+
+func BenchmarkConvDirectWeightGradLeNet1(b *testing.B) {
+	if !DirectConv {
+		b.Skip()
+	}
+	g := ConvGeom{B: 64, C: 1, H: 28, W: 28, K: 5, S: 1, P: 2}
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, dout := randT(rng, 64, 1, 28, 28), randT(rng, 64*6*784)
+	dw, db := make([]float32, 150), make([]float32, 6)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ConvDirectWeightGrad(dw, db, dout.Data, x.Data, 6, g, false)
+	}
+}

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#define CLONES __attribute__((target_clones("avx2", "default")))
+#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
 CLONES void kiln_im2col(float *restrict cols, const float *restrict x, int B, int C, int H, int W, int K, int S, int P) {
 	int oh = (H + 2 * P - K) / S + 1, ow = (W + 2 * P - K) / S + 1;
@@ -137,4 +137,159 @@ CLONES float kiln_sum(const float *restrict x, long n) {
 	for (; i < n; i++) s += x[i];
 	for (int j = 0; j < 16; j++) s += acc[j];
 	return s;
+}
+
+// Direct stride-1 convolution on padded planes. Each input plane is copied
+// once into a zero-padded plane of width Wp = W + 2P; an output plane is
+// then accumulated at the same width, so that every kernel tap is one long
+// contiguous multiply-add over OH·Wp values (which gcc vectorises well)
+// instead of OH short rows. The Wp − OW extra columns per row hold garbage
+// and are dropped (forward) or multiplied by zero (weight gradient).
+
+#include <stdlib.h>
+
+static float *kiln_pad_planes(const float *x, int C, int H, int W, int P, int K) {
+	int Hp = H + 2 * P, Wp = W + 2 * P;
+	long plane = (long)Hp * Wp + K; // slack: the last tap reads K−1 past the end
+	float *xp = calloc((size_t)C * plane, sizeof(float));
+	if (!xp) return NULL;
+	for (int c = 0; c < C; c++)
+		for (int y = 0; y < H; y++)
+			memcpy(xp + c * plane + (long)(y + P) * Wp + P, x + ((long)c * H + y) * W, sizeof(float) * W);
+	return xp;
+}
+
+// kiln_conv_direct: out (B, O, OH, OW) = x (B, C, H, W) ⋆ w (O, C, K, K) +
+// bias, stride 1, zero padding P. Returns 0, or −1 when out of memory.
+CLONES int kiln_conv_direct(float *restrict out, const float *restrict x, const float *restrict w, const float *restrict bias,
+			    int B, int C, int H, int W, int O, int K, int P) {
+	int Wp = W + 2 * P, OH = H + 2 * P - K + 1, OW = Wp - K + 1;
+	long plane = (long)(H + 2 * P) * Wp + K, n = (long)OH * Wp;
+	float *acc = malloc(sizeof(float) * n);
+	if (!acc) return -1;
+	for (int b = 0; b < B; b++) {
+		float *xp = kiln_pad_planes(x + (long)b * C * H * W, C, H, W, P, K);
+		if (!xp) {
+			free(acc);
+			return -1;
+		}
+		for (int o = 0; o < O; o++) {
+			float bv = bias ? bias[o] : 0;
+			for (long i = 0; i < n; i++) acc[i] = bv;
+			for (int c = 0; c < C; c++)
+				for (int ki = 0; ki < K; ki++) {
+					const float *wr = w + (((long)o * C + c) * K + ki) * K;
+					const float *restrict src = xp + c * plane + (long)ki * Wp;
+					int kj = 0;
+					// Four taps per pass: four multiply-adds per load and
+					// store of the accumulator.
+					for (; kj + 4 <= K; kj += 4) {
+						float w0 = wr[kj], w1 = wr[kj + 1], w2 = wr[kj + 2], w3 = wr[kj + 3];
+						const float *restrict s0 = src + kj;
+						for (long i = 0; i < n; i++)
+							acc[i] += w0 * s0[i] + w1 * s0[i + 1] + w2 * s0[i + 2] + w3 * s0[i + 3];
+					}
+					for (; kj < K; kj++) {
+						float wv = wr[kj];
+						const float *restrict s0 = src + kj;
+						for (long i = 0; i < n; i++) acc[i] += wv * s0[i];
+					}
+				}
+			float *dst = out + ((long)b * O + o) * OH * OW;
+			for (int y = 0; y < OH; y++) memcpy(dst + (long)y * OW, acc + (long)y * Wp, sizeof(float) * OW);
+		}
+		free(xp);
+	}
+	free(acc);
+	return 0;
+}
+
+// kiln_conv_direct_dw: the weight gradient of kiln_conv_direct,
+// dw[o,c,ki,kj] (+)= Σ_b,y,x dout[b,o,y,x]·x[b,c,y+ki−P,x+kj−P], and the bias
+// gradient db[o] (+)= Σ dout[b,o,·,·] when db is not NULL. Dot products run
+// in 16 lanes so that gcc vectorises them without reassociating one sum.
+CLONES int kiln_conv_direct_dw(float *restrict dw, float *restrict db, const float *restrict dout, const float *restrict x,
+			       int B, int C, int H, int W, int O, int K, int P, int accumulate) {
+	int Wp = W + 2 * P, OH = H + 2 * P - K + 1, OW = Wp - K + 1;
+	long plane = (long)(H + 2 * P) * Wp + K, n = (long)OH * Wp;
+	long nw = (long)O * C * K * K;
+	float *dpad = calloc((size_t)n, sizeof(float));
+	float *sums = calloc((size_t)nw * 16, sizeof(float));
+	float *bsum = calloc((size_t)O * 16, sizeof(float));
+	if (!dpad || !sums || !bsum) {
+		free(dpad), free(sums), free(bsum);
+		return -1;
+	}
+	for (int b = 0; b < B; b++) {
+		float *xp = kiln_pad_planes(x + (long)b * C * H * W, C, H, W, P, K);
+		if (!xp) {
+			free(dpad), free(sums), free(bsum);
+			return -1;
+		}
+		for (int o = 0; o < O; o++) {
+			const float *d = dout + ((long)b * O + o) * OH * OW;
+			for (int y = 0; y < OH; y++) memcpy(dpad + (long)y * Wp, d + (long)y * OW, sizeof(float) * OW);
+			if (db) {
+				float *bl = bsum + o * 16;
+				long i = 0;
+				for (; i + 16 <= n; i += 16)
+					for (int l = 0; l < 16; l++) bl[l] += dpad[i + l];
+				for (; i < n; i++) bl[0] += dpad[i];
+			}
+			for (int c = 0; c < C; c++)
+				for (int ki = 0; ki < K; ki++) {
+					const float *restrict src = xp + c * plane + (long)ki * Wp;
+					float *lanes = sums + (((long)o * C + c) * K + ki) * K * 16;
+					int kj = 0;
+					for (; kj + 4 <= K; kj += 4) {
+						// Four taps per pass share each load of dout.
+						float l0[16] = {0}, l1[16] = {0}, l2[16] = {0}, l3[16] = {0};
+						const float *restrict s0 = src + kj;
+						long i = 0;
+						for (; i + 16 <= n; i += 16)
+							for (int l = 0; l < 16; l++) {
+								float d = dpad[i + l];
+								l0[l] += d * s0[i + l];
+								l1[l] += d * s0[i + l + 1];
+								l2[l] += d * s0[i + l + 2];
+								l3[l] += d * s0[i + l + 3];
+							}
+						for (; i < n; i++) {
+							l0[0] += dpad[i] * s0[i];
+							l1[0] += dpad[i] * s0[i + 1];
+							l2[0] += dpad[i] * s0[i + 2];
+							l3[0] += dpad[i] * s0[i + 3];
+						}
+						for (int l = 0; l < 16; l++) {
+							lanes[kj * 16 + l] += l0[l];
+							lanes[(kj + 1) * 16 + l] += l1[l];
+							lanes[(kj + 2) * 16 + l] += l2[l];
+							lanes[(kj + 3) * 16 + l] += l3[l];
+						}
+					}
+					for (; kj < K; kj++) {
+						const float *restrict s0 = src + kj;
+						float *lane = lanes + kj * 16;
+						long i = 0;
+						for (; i + 16 <= n; i += 16)
+							for (int l = 0; l < 16; l++) lane[l] += dpad[i + l] * s0[i + l];
+						for (; i < n; i++) lane[0] += dpad[i] * s0[i];
+					}
+				}
+		}
+		free(xp);
+	}
+	for (long j = 0; j < nw; j++) {
+		float s = 0;
+		for (int l = 0; l < 16; l++) s += sums[j * 16 + l];
+		dw[j] = accumulate ? dw[j] + s : s;
+	}
+	if (db)
+		for (int o = 0; o < O; o++) {
+			float s = 0;
+			for (int l = 0; l < 16; l++) s += bsum[o * 16 + l];
+			db[o] = accumulate ? db[o] + s : s;
+		}
+	free(dpad), free(sums), free(bsum);
+	return 0;
 }

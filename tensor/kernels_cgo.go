@@ -12,6 +12,8 @@ void kiln_relu_backward(float *dx, const float *dy, const float *y, long n, int 
 void kiln_conv_from_gemm(float *out, const float *tmp, const float *bias, int B, int O, int P);
 void kiln_conv_to_gemm(float *dtmp, const float *dout, int B, int O, int P);
 float kiln_sum(const float *x, long n);
+int kiln_conv_direct(float *out, const float *x, const float *w, const float *bias, int B, int C, int H, int W, int O, int K, int P);
+int kiln_conv_direct_dw(float *dw, float *db, const float *dout, const float *x, int B, int C, int H, int W, int O, int K, int P, int accumulate);
 */
 import "C"
 
@@ -20,6 +22,11 @@ import "unsafe"
 // The cgo build runs the convolution kernels compiled by gcc (vectorised);
 // the Go versions remain the reference and the pure-Go build's kernels.
 const cKernels = true
+
+// DirectConv reports whether ConvDirect and ConvDirectWeightGrad run
+// vectorised C; callers use them instead of im2col + GEMM where the
+// input needs no gradient.
+const DirectConv = true
 
 func im2colFast(cols, x []float32, g ConvGeom) {
 	n := g.C * g.K * g.K * g.B * g.OutH() * g.OutW()
@@ -101,4 +108,41 @@ func sumFast(x []float32) float32 {
 		return 0
 	}
 	return float32(C.kiln_sum(fp(x), C.long(len(x))))
+}
+
+// ConvDirect computes a stride-1 convolution directly: out (B, O, OH, OW)
+// from x (B, C, H, W), w (O, C, K, K) and optional bias (O).
+func ConvDirect(out, x, w, bias []float32, o int, g ConvGeom) {
+	if g.S != 1 || len(out) < g.B*o*g.OutH()*g.OutW() || len(x) < g.B*g.C*g.H*g.W || len(w) < o*g.C*g.K*g.K || len(out) == 0 {
+		panic("tensor.ConvDirect: bad geometry or short buffers")
+	}
+	var bp *C.float
+	if bias != nil {
+		_ = bias[o-1]
+		bp = fp(bias)
+	}
+	if C.kiln_conv_direct(fp(out), fp(x), fp(w), bp, C.int(g.B), C.int(g.C), C.int(g.H), C.int(g.W), C.int(o), C.int(g.K), C.int(g.P)) != 0 {
+		panic("tensor.ConvDirect: out of memory")
+	}
+}
+
+// ConvDirectWeightGrad writes (or, with accumulate, adds) the weight
+// gradient dw (O, C, K, K) and, when db is not nil, the bias gradient (O)
+// of ConvDirect given the output gradient dout.
+func ConvDirectWeightGrad(dw, db, dout, x []float32, o int, g ConvGeom, accumulate bool) {
+	if g.S != 1 || len(dout) < g.B*o*g.OutH()*g.OutW() || len(x) < g.B*g.C*g.H*g.W || len(dw) < o*g.C*g.K*g.K || len(dout) == 0 {
+		panic("tensor.ConvDirectWeightGrad: bad geometry or short buffers")
+	}
+	var bp *C.float
+	if db != nil {
+		_ = db[o-1]
+		bp = fp(db)
+	}
+	acc := C.int(0)
+	if accumulate {
+		acc = 1
+	}
+	if C.kiln_conv_direct_dw(fp(dw), bp, fp(dout), fp(x), C.int(g.B), C.int(g.C), C.int(g.H), C.int(g.W), C.int(o), C.int(g.K), C.int(g.P), acc) != 0 {
+		panic("tensor.ConvDirectWeightGrad: out of memory")
+	}
 }

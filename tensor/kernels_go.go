@@ -5,6 +5,10 @@ package tensor
 // The pure-Go build runs the Go convolution kernels.
 const cKernels = false
 
+// DirectConv is false in the pure-Go build: convolutions use im2col +
+// GEMM.
+const DirectConv = false
+
 func im2colFast(cols, x []float32, g ConvGeom)                           { im2colGo(cols, x, g) }
 func col2imFast(dx, cols []float32, g ConvGeom)                          { col2imGo(dx, cols, g) }
 func maxPool2x2Fast(out []float32, arg []int32, x []float32, g ConvGeom) { maxPool2x2(out, arg, x, g) }
@@ -15,3 +19,13 @@ func convFromGEMMFast(out, tmp, bias []float32, b, o, p int) { convFromGEMMGo(ou
 func convToGEMMFast(dtmp, dout []float32, b, o, p int)       { convToGEMMGo(dtmp, dout, b, o, p) }
 
 func sumFast(x []float32) float32 { return sumGo(x) }
+
+// ConvDirect is only available in the cgo build (see DirectConv).
+func ConvDirect(out, x, w, bias []float32, o int, g ConvGeom) {
+	panic("tensor.ConvDirect: not in the pure-Go build")
+}
+
+// ConvDirectWeightGrad is only available in the cgo build.
+func ConvDirectWeightGrad(dw, db, dout, x []float32, o int, g ConvGeom, accumulate bool) {
+	panic("tensor.ConvDirectWeightGrad: not in the pure-Go build")
+}

@@ -352,3 +352,67 @@ func TestElementwiseKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+func TestConvDirectMatchesNaive(t *testing.T) {
+	if !DirectConv {
+		t.Skip("direct convolution is only in the cgo build")
+	}
+	rng := rand.New(rand.NewPCG(10, 10))
+	for _, g := range []ConvGeom{
+		{B: 3, C: 1, H: 28, W: 28, K: 5, S: 1, P: 2},
+		{B: 2, C: 3, H: 9, W: 11, K: 3, S: 1, P: 0},
+		{B: 1, C: 2, H: 5, W: 4, K: 3, S: 1, P: 1},
+	} {
+		o := 4
+		x, w, bias := randT(rng, g.B, g.C, g.H, g.W), randT(rng, o, g.C, g.K, g.K), randT(rng, o)
+		out := make([]float32, g.B*o*g.OutH()*g.OutW())
+		ConvDirect(out, x.Data, w.Data, bias.Data, o, g)
+		closeEnough(t, "direct conv", out, Conv2DNaive(x.Data, w.Data, bias.Data, o, g), 1e-4*float64(g.C*g.K*g.K))
+		// Weight and bias gradients against the definition.
+		dout := randT(rng, len(out)).Data
+		dw, db := make([]float32, len(w.Data)), make([]float32, o)
+		ConvDirectWeightGrad(dw, db, dout, x.Data, o, g, false)
+		oh, ow := g.OutH(), g.OutW()
+		for oc := 0; oc < o; oc++ {
+			var sb float64
+			for b := 0; b < g.B; b++ {
+				for i := 0; i < oh*ow; i++ {
+					sb += float64(dout[(b*o+oc)*oh*ow+i])
+				}
+			}
+			if math.Abs(float64(db[oc])-sb) > 1e-3 {
+				t.Fatalf("%+v: db[%d] = %v, want %v", g, oc, db[oc], sb)
+			}
+			for c := 0; c < g.C; c++ {
+				for ki := 0; ki < g.K; ki++ {
+					for kj := 0; kj < g.K; kj++ {
+						var s float64
+						for b := 0; b < g.B; b++ {
+							for y := 0; y < oh; y++ {
+								for xx := 0; xx < ow; xx++ {
+									iy, ix := y+ki-g.P, xx+kj-g.P
+									if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+										s += float64(dout[((b*o+oc)*oh+y)*ow+xx]) * float64(x.Data[((b*g.C+c)*g.H+iy)*g.W+ix])
+									}
+								}
+							}
+						}
+						got := dw[((oc*g.C+c)*g.K+ki)*g.K+kj]
+						if math.Abs(float64(got)-s) > 1e-3*(1+math.Abs(s)) {
+							t.Fatalf("%+v: dw[%d,%d,%d,%d] = %v, want %v", g, oc, c, ki, kj, got, s)
+						}
+					}
+				}
+			}
+		}
+		// Accumulating adds on top.
+		ConvDirectWeightGrad(dw, db, dout, x.Data, o, g, true)
+		ref := make([]float32, len(dw))
+		ConvDirectWeightGrad(ref, nil, dout, x.Data, o, g, false)
+		for i := range dw {
+			if math.Abs(float64(dw[i]-2*ref[i])) > 1e-3*(1+math.Abs(float64(ref[i]))) {
+				t.Fatalf("accumulate: %v vs 2×%v", dw[i], ref[i])
+			}
+		}
+	}
+}

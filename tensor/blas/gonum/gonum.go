@@ -38,10 +38,10 @@ func (i Impl) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float
 		gemm.ScaleC(m, n, beta, c, ldc)
 		return
 	}
-	// gonum wants strides of at least 1 even for matrices without columns;
-	// the check above has already accepted the call. With beta = 0 gonum
-	// zeroes C before accumulating, so NaNs in C are ignored as required.
-	i.g.Sgemm(tr(tA), tr(tB), m, n, k, alpha, a, max(lda, 1), b, max(ldb, 1), beta, c, max(ldc, 1))
+	// Every operand now has at least one row and column, so the strides
+	// Check accepted are ones gonum accepts. With beta = 0 gonum zeroes C
+	// before accumulating, so NaNs in C are ignored as required.
+	i.g.Sgemm(tr(tA), tr(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 func tr(t blas.Transpose) gblas.Transpose {
