@@ -46,7 +46,7 @@ bench-train_vs_torch: build
 	bash bench/train_vs_torch/run.sh
 
 bench-sgemm:
-	bash bench/sgemm/run.sh
+	bash bench/sgemm/run.sh -threads $(or $(THREADS),1)
 
 clean:
 	rm -rf bin
