@@ -1,0 +1,299 @@
+package collective
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Config describes one member of a process group.
+type Config struct {
+	// Rank is this process's rank in [0, Size).
+	Rank, Size int
+	// Store is the rendezvous store (see ServeStore and DialStore).
+	Store Store
+	// Host is the address other ranks reach this one at (default
+	// 127.0.0.1); the port is chosen by the system.
+	Host string
+	// Timeout bounds every collective and the rendezvous (default 30 s):
+	// a peer that dies or stalls makes the operation fail with an error
+	// naming it instead of hanging.
+	Timeout time.Duration
+	// Prefix namespaces the store keys, so that one store can serve
+	// several groups (default "kiln").
+	Prefix string
+}
+
+// Group is a connected process group: a TCP connection to every peer.
+type Group struct {
+	rank, size int
+	timeout    time.Duration
+	peers      []net.Conn // indexed by rank; nil for self
+	ln         net.Listener
+	closeOnce  sync.Once
+}
+
+// Rank returns this process's rank.
+func (g *Group) Rank() int { return g.rank }
+
+// Size returns the number of ranks.
+func (g *Group) Size() int { return g.size }
+
+// Join performs the rendezvous and connects to every peer. Each rank
+// publishes its address and world size; a rank that joins twice, or a rank
+// whose world size differs from rank 0's, is refused with an error saying
+// so. Rank i dials every rank below it and accepts every rank above.
+func Join(ctx context.Context, cfg Config) (*Group, error) {
+	if cfg.Size < 1 || cfg.Rank < 0 || cfg.Rank >= cfg.Size {
+		return nil, fmt.Errorf("collective: rank %d outside a world of %d", cfg.Rank, cfg.Size)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "kiln"
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	key := func(parts ...any) string {
+		s := cfg.Prefix
+		for _, p := range parts {
+			s += "/" + fmt.Sprint(p)
+		}
+		return s
+	}
+	g := &Group{rank: cfg.Rank, size: cfg.Size, timeout: cfg.Timeout, peers: make([]net.Conn, cfg.Size)}
+	if n, err := cfg.Store.Add(ctx, key("joined", cfg.Rank), 1); err != nil {
+		return nil, fmt.Errorf("collective: rendezvous: %w", err)
+	} else if n > 1 {
+		return nil, fmt.Errorf("collective: rendezvous: rank %d has already joined this group (a second rank %d?)", cfg.Rank, cfg.Rank)
+	}
+	if cfg.Rank == 0 {
+		if err := cfg.Store.Set(ctx, key("size"), []byte(strconv.Itoa(cfg.Size))); err != nil {
+			return nil, fmt.Errorf("collective: rendezvous: %w", err)
+		}
+	} else {
+		v, err := cfg.Store.Get(ctx, key("size"))
+		if err != nil {
+			return nil, fmt.Errorf("collective: rendezvous: waiting for rank 0: %w", err)
+		}
+		if n, _ := strconv.Atoi(string(v)); n != cfg.Size {
+			return nil, fmt.Errorf("collective: rendezvous: rank %d was started with world size %d, rank 0 with %d", cfg.Rank, cfg.Size, n)
+		}
+	}
+	if cfg.Size == 1 {
+		return g, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("collective: rank %d: listen: %w", cfg.Rank, err)
+	}
+	g.ln = ln
+	if err := cfg.Store.Set(ctx, key("addr", cfg.Rank), []byte(ln.Addr().String())); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("collective: rendezvous: %w", err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- g.acceptPeers(ctx) }()
+	go func() {
+		for p := 0; p < cfg.Rank; p++ {
+			addr, err := cfg.Store.Get(ctx, key("addr", p))
+			if err != nil {
+				errc <- fmt.Errorf("collective: rendezvous: address of rank %d: %w", p, err)
+				return
+			}
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", string(addr))
+			if err != nil {
+				errc <- fmt.Errorf("collective: rank %d: connect to rank %d at %s: %w", cfg.Rank, p, addr, err)
+				return
+			}
+			var hello [8]byte
+			binary.LittleEndian.PutUint32(hello[:], uint32(cfg.Rank))
+			binary.LittleEndian.PutUint32(hello[4:], uint32(cfg.Size))
+			if _, err := c.Write(hello[:]); err != nil {
+				errc <- fmt.Errorf("collective: rank %d: handshake with rank %d: %w", cfg.Rank, p, err)
+				return
+			}
+			tune(c)
+			g.peers[p] = c
+		}
+		errc <- nil
+	}()
+	for i := 0; i < 2; i++ {
+		if err := <-errc; err != nil {
+			cancel()
+			g.Close()
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+func (g *Group) acceptPeers(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { g.ln.(*net.TCPListener).SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for n := g.size - 1 - g.rank; n > 0; n-- {
+		c, err := g.ln.Accept()
+		if err != nil {
+			return fmt.Errorf("collective: rank %d: waiting for higher ranks: %w", g.rank, err)
+		}
+		var hello [8]byte
+		c.SetDeadline(time.Now().Add(g.timeout))
+		if _, err := io.ReadFull(c, hello[:]); err != nil {
+			c.Close()
+			return fmt.Errorf("collective: rank %d: handshake: %w", g.rank, err)
+		}
+		c.SetDeadline(time.Time{})
+		r, size := int(binary.LittleEndian.Uint32(hello[:])), int(binary.LittleEndian.Uint32(hello[4:]))
+		if size != g.size || r <= g.rank || r >= g.size || g.peers[r] != nil {
+			c.Close()
+			return fmt.Errorf("collective: rank %d: refused a peer claiming rank %d of %d", g.rank, r, size)
+		}
+		tune(c)
+		g.peers[r] = c
+	}
+	return nil
+}
+
+func tune(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+		tc.SetReadBuffer(4 << 20)
+		tc.SetWriteBuffer(4 << 20)
+	}
+}
+
+// Close closes every connection.
+func (g *Group) Close() error {
+	g.closeOnce.Do(func() {
+		for _, c := range g.peers {
+			if c != nil {
+				c.Close()
+			}
+		}
+		if g.ln != nil {
+			g.ln.Close()
+		}
+	})
+	return nil
+}
+
+// PeerError reports a failed exchange with a peer.
+type PeerError struct {
+	Rank, Peer int
+	Op         string
+	Err        error
+}
+
+func (e *PeerError) Error() string {
+	return fmt.Sprintf("collective: rank %d: %s rank %d: %v", e.Rank, e.Op, e.Peer, e.Err)
+}
+
+func (e *PeerError) Unwrap() error { return e.Err }
+
+func (g *Group) peerErr(op string, peer int, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("connection closed (rank %d exited or died)", peer)
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		err = fmt.Errorf("no progress within %v (rank %d stalled or died)", g.timeout, peer)
+	}
+	return &PeerError{Rank: g.rank, Peer: peer, Op: op, Err: err}
+}
+
+func bytesOf(x []float32) []byte {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x))
+}
+
+// sendFloats writes a frame: the element count (u64) then the values.
+func (g *Group) sendFloats(peer int, x []float32) error {
+	c := g.peers[peer]
+	c.SetWriteDeadline(time.Now().Add(g.timeout))
+	var hdr [8]byte
+	binary.LittleEndian.PutUint64(hdr[:], uint64(len(x)))
+	if _, err := c.Write(hdr[:]); err != nil {
+		return g.peerErr("send to", peer, err)
+	}
+	if _, err := c.Write(bytesOf(x)); err != nil {
+		return g.peerErr("send to", peer, err)
+	}
+	return nil
+}
+
+// recvHeader reads a frame header and checks its length against want.
+func (g *Group) recvHeader(peer, want int) error {
+	c := g.peers[peer]
+	c.SetReadDeadline(time.Now().Add(g.timeout))
+	var hdr [8]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return g.peerErr("receive from", peer, err)
+	}
+	if n := binary.LittleEndian.Uint64(hdr[:]); n != uint64(want) {
+		return &PeerError{Rank: g.rank, Peer: peer, Op: "receive from",
+			Err: fmt.Errorf("size mismatch: rank %d sent %d values, rank %d expected %d (tensors of different sizes on different ranks?)", peer, n, g.rank, want)}
+	}
+	return nil
+}
+
+// recvFloats reads a frame of exactly len(x) values into x.
+func (g *Group) recvFloats(peer int, x []float32) error {
+	if err := g.recvHeader(peer, len(x)); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(g.peers[peer], bytesOf(x)); err != nil {
+		return g.peerErr("receive from", peer, err)
+	}
+	return nil
+}
+
+// recvReduce reads a frame of len(x) values and adds them into x, chunk by
+// chunk as they arrive, so that the reduction overlaps the transfer.
+func (g *Group) recvReduce(peer int, x, scratch []float32) error {
+	if err := g.recvHeader(peer, len(x)); err != nil {
+		return err
+	}
+	c := g.peers[peer]
+	for off := 0; off < len(x); {
+		n := min(len(scratch), len(x)-off)
+		c.SetReadDeadline(time.Now().Add(g.timeout))
+		if _, err := io.ReadFull(c, bytesOf(scratch[:n])); err != nil {
+			return g.peerErr("receive from", peer, err)
+		}
+		addInto(x[off:off+n], scratch[:n])
+		off += n
+	}
+	return nil
+}
+
+func addInto(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// exchange sends out to one peer while receiving from another (they may
+// be the same), with recv doing the receiving.
+func (g *Group) exchange(to int, out []float32, recv func() error) error {
+	errc := make(chan error, 1)
+	go func() { errc <- g.sendFloats(to, out) }()
+	rerr := recv()
+	serr := <-errc
+	if rerr != nil {
+		return rerr
+	}
+	return serr
+}
