@@ -10,7 +10,7 @@ DATA    ?= $(abspath ../shared/data)
 export KILN_TEST_DATA ?= $(DATA)
 
 .PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
-	bench-train_vs_torch bench-sgemm
+	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo
 
 all: build
 
@@ -29,7 +29,7 @@ fmt-check:
 test: fmt-check vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
 	$(GO) test -count=1 ./tensor/... ./autograd/... ./nn/...
-	$(GO) test -race -count=1 ./data/... ./train/...
+	$(GO) test -race -count=1 ./data/... ./train/... ./collective/...
 
 race:
 	$(GO) test -race -tags '$(TAGS)' ./...
@@ -50,3 +50,6 @@ bench-sgemm:
 
 clean:
 	rm -rf bin
+
+bench-allreduce_vs_gloo:
+	bash bench/allreduce_vs_gloo/run.sh
