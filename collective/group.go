@@ -168,9 +168,10 @@ func (g *Group) acceptPeers(ctx context.Context) error {
 
 func tune(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
+		// Socket buffers are left to the kernel's autotuning, which
+		// grows them past what SO_RCVBUF may be set to without
+		// privileges (setting them turns autotuning off).
 		tc.SetNoDelay(true)
-		tc.SetReadBuffer(4 << 20)
-		tc.SetWriteBuffer(4 << 20)
 	}
 }
 
