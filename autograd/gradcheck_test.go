@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -229,5 +230,33 @@ func TestTapeReusesBuffers(t *testing.T) {
 	// Only small headers (Values, closures, shapes) remain; no 16 KB buffers.
 	if allocs > 40 {
 		t.Fatalf("%v allocations per step, want a pooled steady state", allocs)
+	}
+}
+
+// TestOnParamReady checks that each parameter is reported once, after its
+// gradient is final, in reverse order of use.
+func TestOnParamReady(t *testing.T) {
+	w1 := NewParam("w1", tensor.Full(0.5, 3, 4))
+	w2 := NewParam("w2", tensor.Full(0.25, 2, 3))
+	unused := NewParam("u", tensor.Full(1, 2))
+	tp := NewTape()
+	x := tp.Const(tensor.Full(1, 5, 4))
+	h := Linear(x, tp.Leaf(w1), nil)
+	h2 := Linear(h, tp.Leaf(w2), nil)
+	// w2 is used twice; it is ready only after both uses.
+	y := Add(h2, Linear(h, tp.Leaf(w2), nil))
+	_ = Scale(tp.Leaf(unused), 2) // never reaches the loss
+	var order []string
+	tp.OnParamReady(func(p *Param) {
+		order = append(order, p.Name)
+		if p.Name == "w2" && p.Grad.Data[0] != 2*5*0.5*4 {
+			t.Errorf("w2 reported before both uses: grad %v", p.Grad.Data[0])
+		}
+	})
+	if err := tp.Backward(Sum(y)); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(order); got != "[u w2 w1]" {
+		t.Fatalf("ready order %s, want [u w2 w1] (u is final as soon as backward passes its unused op)", got)
 	}
 }

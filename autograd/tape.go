@@ -61,6 +61,9 @@ type Value struct {
 	requiresGrad bool
 	param        *Param
 	backward     func()
+	// paramIn lists the parameters this op consumed directly, so that
+	// Backward can tell when a parameter's gradient is complete.
+	paramIn []*Param
 }
 
 // RequiresGrad reports whether gradients flow into this value.
@@ -80,6 +83,9 @@ type Tape struct {
 	used   [][]float32
 	ipool  map[int][][]int32
 	iused  [][]int32
+
+	uses    map[*Param]int
+	onReady func(*Param)
 }
 
 // NewTape returns an empty tape.
@@ -106,6 +112,7 @@ func (tp *Tape) Reset() {
 	tp.iused = tp.iused[:0]
 	clear(tp.nodes)
 	tp.nodes = tp.nodes[:0]
+	clear(tp.uses)
 }
 
 // buf returns a tape-owned slice of n values with unspecified contents.
@@ -181,8 +188,28 @@ func (tp *Tape) result(data *tensor.Tensor, inputs ...*Value) *Value {
 			break
 		}
 	}
+	if v.requiresGrad {
+		for _, in := range inputs {
+			if in.param != nil {
+				if tp.uses == nil {
+					tp.uses = map[*Param]int{}
+				}
+				tp.uses[in.param]++
+				v.paramIn = append(v.paramIn, in.param)
+			}
+		}
+	}
 	return v
 }
+
+// OnParamReady registers f to be called during Backward as soon as a
+// parameter's gradient is complete: when the last op that consumed it has
+// run its backward (or been passed without one, when it received no
+// gradient: then the parameter's gradient is final too, and may be
+// empty). Every parameter used on the tape is reported exactly once. Data-parallel training uses it to start
+// all-reducing a bucket of gradients while backward continues through the
+// earlier layers. nil removes the callback.
+func (tp *Tape) OnParamReady(f func(*Param)) { tp.onReady = f }
 
 // grad returns the tensor that receives v's gradient and whether it is
 // fresh: a fresh gradient holds garbage and the caller must overwrite every
@@ -231,6 +258,21 @@ func (tp *Tape) Backward(loss *Value) error {
 		n := tp.nodes[i]
 		if n.Grad != nil && n.backward != nil {
 			n.backward()
+		}
+		if tp.onReady != nil {
+			for _, p := range n.paramIn {
+				if tp.uses[p]--; tp.uses[p] == 0 {
+					tp.onReady(p)
+				}
+			}
+		}
+	}
+	if tp.onReady != nil {
+		for p, n := range tp.uses {
+			if n > 0 {
+				tp.uses[p] = 0
+				tp.onReady(p)
+			}
 		}
 	}
 	return nil
