@@ -121,6 +121,9 @@ type Trainer struct {
 	Opt   nn.Optimizer
 	Cfg   Config
 	Hooks Hooks
+	// Backward, when set, replaces tape.Backward(loss): data-parallel
+	// training uses it to average gradients across ranks.
+	Backward func(tp *autograd.Tape, loss *autograd.Value) error
 
 	tape *autograd.Tape
 }
@@ -262,7 +265,11 @@ func (t *Trainer) Step(b Batch) (loss float64, correct int, err error) {
 	}
 	correct = countCorrect(logits.Data, b.Y[:b.N])
 	t.Opt.ZeroGrad()
-	if err := tp.Backward(lv); err != nil {
+	backward := tp.Backward
+	if t.Backward != nil {
+		backward = func(l *autograd.Value) error { return t.Backward(tp, l) }
+	}
+	if err := backward(lv); err != nil {
 		return loss, correct, err
 	}
 	t.Opt.Step()

@@ -57,8 +57,10 @@ func openDataset(name, dir string, stderr io.Writer) (*imageData, error) {
 }
 
 // trainBatches returns the shuffled, prefetched training batches.
-func (d *imageData) trainBatches(batch int, seed uint64, workers int) (train.Batches, error) {
-	l, err := data.NewLoader(d.trainSet, data.LoaderConfig{BatchSize: batch, Shuffle: true, Seed: seed, Workers: workers, Prefetch: 4})
+// With world > 1 each rank gets its own shard of every epoch (a
+// distributed sampler).
+func (d *imageData) trainBatches(batch int, seed uint64, workers, rank, world int) (train.Batches, error) {
+	l, err := data.NewLoader(d.trainSet, data.LoaderConfig{BatchSize: batch, Shuffle: true, Seed: seed, Workers: workers, Prefetch: 4, Rank: rank, WorldSize: world})
 	if err != nil {
 		return nil, err
 	}

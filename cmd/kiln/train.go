@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/parallel/ddp"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/train"
 )
@@ -26,6 +27,7 @@ type trainFlags struct {
 	cpuprofile                                                     string
 	seed                                                           uint64
 	json                                                           bool
+	dist                                                           distFlags
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet) {
@@ -49,6 +51,12 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed for initialisation and shuffling")
 	fs.BoolVar(&f.json, "json", false, "print one JSON document on stdout")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
+	fs.IntVar(&f.dist.nproc, "nproc", 1, "data-parallel worker processes to start on this host (--batch is split across all ranks)")
+	fs.IntVar(&f.dist.nnodes, "nnodes", 1, "hosts taking part in the job")
+	fs.IntVar(&f.dist.nodeRank, "node-rank", 0, "this host's index among the --nnodes hosts")
+	fs.StringVar(&f.dist.rdzv, "rdzv-endpoint", "127.0.0.1:29500", "host:port of the rendezvous store, served by global rank 0")
+	fs.Float64Var(&f.dist.bucketMB, "bucket-mb", 25, "gradient bucket size in MiB for data-parallel all-reduce")
+	fs.DurationVar(&f.dist.timeout, "timeout", 30*time.Second, "how long a rank waits for its peers before failing")
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) int {
@@ -65,6 +73,22 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	if f.epochs < 1 || f.batch < 1 || f.threads < 1 || f.lr < 0 {
 		return usageErr(stderr, "train: --epochs, --batch and --threads must be at least 1 and --lr not negative")
 	}
+	if f.dist.nproc < 1 || f.dist.nnodes < 1 || f.dist.nodeRank < 0 || f.dist.nodeRank >= f.dist.nnodes {
+		return usageErr(stderr, "train: --nproc and --nnodes must be at least 1 and --node-rank in [0, --nnodes)")
+	}
+	w, err := workerFromEnv()
+	if err != nil {
+		return usageErr(stderr, "train: %v", err)
+	}
+	if w == nil && f.dist.nproc*f.dist.nnodes > 1 {
+		if f.batch%(f.dist.nproc*f.dist.nnodes) != 0 {
+			return usageErr(stderr, "train: --batch %d does not split evenly across %d ranks", f.batch, f.dist.nproc*f.dist.nnodes)
+		}
+		return launch(args, f.dist, stdout, stderr)
+	}
+	if w != nil && f.batch%w.world != 0 {
+		return usageErr(stderr, "train: --batch %d does not split evenly across %d ranks", f.batch, w.world)
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	if f.cpuprofile != "" {
@@ -78,7 +102,14 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	sum, err := trainModel(ctx, f, stderr)
+	sum, err := trainModel(ctx, f, w, stderr)
+	if w != nil && w.rank != 0 {
+		// Only rank 0 reports and saves; the others share its result.
+		if err != nil {
+			return fail(stderr, "%v", err)
+		}
+		return exitOK
+	}
 	if sum != nil && f.json {
 		writeJSON(stdout, sum)
 	}
@@ -102,6 +133,7 @@ type trainSummary struct {
 	DataDir          string             `json:"data_dir"`
 	BLAS             string             `json:"blas"`
 	Threads          int                `json:"threads"`
+	Ranks            int                `json:"ranks"`
 	Batch            int                `json:"batch"`
 	Steps            int                `json:"steps"`
 	TrainSamplesPerS float64            `json:"train_samples_per_s"`
@@ -115,7 +147,7 @@ type trainSummary struct {
 	Error            string             `json:"error,omitempty"`
 }
 
-func trainModel(ctx context.Context, f trainFlags, stderr io.Writer) (*trainSummary, error) {
+func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) (*trainSummary, error) {
 	wall := time.Now()
 	runtime.GOMAXPROCS(f.threads)
 	tensor.SetThreads(f.threads)
@@ -138,6 +170,19 @@ func trainModel(ctx context.Context, f trainFlags, stderr io.Writer) (*trainSumm
 	if err != nil {
 		return nil, err
 	}
+	rank, world := 0, 1
+	var dp *ddp.DDP
+	if w != nil {
+		rank, world = w.rank, w.world
+		g, closeGroup, err := joinGroup(ctx, w, f.dist.timeout)
+		if err != nil {
+			return nil, fmt.Errorf("rank %d: %w", w.rank, err)
+		}
+		defer closeGroup()
+		if dp, err = ddp.New(model, g, int(f.dist.bucketMB*(1<<20))); err != nil {
+			return nil, err
+		}
+	}
 	opt, err := newOptimizer(f, model.Parameters())
 	if err != nil {
 		return nil, err
@@ -149,14 +194,20 @@ func trainModel(ctx context.Context, f trainFlags, stderr io.Writer) (*trainSumm
 			workers = 1
 		}
 	}
-	batches, err := ds.trainBatches(f.batch, f.seed, workers)
+	batches, err := ds.trainBatches(f.batch/world, f.seed, workers, rank, world)
 	if err != nil {
 		return nil, err
 	}
 	tr := &train.Trainer{Model: model, Opt: opt, Cfg: train.Config{
 		SampleShape: cfg.Input, Epochs: f.epochs, MaxSteps: f.maxSteps, Schedule: schedule(f, batches.Len()),
 	}}
+	if dp != nil {
+		tr.Backward = dp.Backward
+	}
 	prog := newProgress(stderr)
+	if rank != 0 {
+		prog.on = false
+	}
 	tr.Hooks.Step = prog.step
 	tr.Hooks.Epoch = func(s train.EpochStats) {
 		prog.done()
@@ -165,9 +216,10 @@ func trainModel(ctx context.Context, f trainFlags, stderr io.Writer) (*trainSumm
 	}
 	res, runErr := tr.Run(ctx, batches, ds.test)
 	prog.done()
-	sum := &trainSummary{Model: f.model, Data: f.dataName, DataDir: ds.dir, BLAS: blasName(), Threads: f.threads, Batch: f.batch}
+	sum := &trainSummary{Model: f.model, Data: f.dataName, DataDir: ds.dir, BLAS: blasName(), Threads: f.threads, Batch: f.batch, Ranks: world}
 	if res != nil {
-		sum.Steps, sum.TrainSamplesPerS, sum.TrainSeconds = res.Steps, res.TrainSamplesPerS, res.TrainSeconds
+		// Throughput counts the samples of all ranks.
+		sum.Steps, sum.TrainSamplesPerS, sum.TrainSeconds = res.Steps, res.TrainSamplesPerS*float64(world), res.TrainSeconds
 		sum.FinalLoss, sum.TestAccuracy, sum.TestLoss, sum.Epochs = res.FinalLoss, res.TestAccuracy, res.TestLoss, res.Epochs
 	}
 	var nf *train.NonFiniteLossError
@@ -175,7 +227,7 @@ func trainModel(ctx context.Context, f trainFlags, stderr io.Writer) (*trainSumm
 		sum.Error = runErr.Error()
 		return sum, runErr
 	}
-	if f.out != "" {
+	if f.out != "" && rank == 0 {
 		// On a non-finite loss the weights are those of the last good step,
 		// and are saved so that the run can be inspected or resumed.
 		info := nn.SavedModel{Config: cfg, Mean: ds.norm.Mean, Std: ds.norm.Std, Data: f.dataName}
