@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,7 +27,7 @@ const (
 // distFlags are the data-parallel flags of kiln train.
 type distFlags struct {
 	nproc, nnodes, nodeRank int
-	rdzv                    string
+	rdzv, backend, jobID    string
 	bucketMB                float64
 	timeout                 time.Duration
 }
@@ -133,26 +134,45 @@ func prefix(wg *sync.WaitGroup, mu *sync.Mutex, r io.Reader, w io.Writer, rank i
 	}
 }
 
-// joinGroup connects a worker to its group; global rank 0 serves the
-// rendezvous store at the endpoint.
-func joinGroup(ctx context.Context, w *worker, timeout time.Duration) (*collective.Group, func(), error) {
+// joinGroup connects a worker to its group. With the tcp backend, global
+// rank 0 serves the rendezvous store at the endpoint; with etcd, the store
+// is an etcd cluster (comma-separated endpoints) where each rank also
+// registers its membership under a lease.
+func joinGroup(ctx context.Context, w *worker, d distFlags) (*collective.Group, func(), error) {
 	var srv *collective.StoreServer
-	if w.rank == 0 {
-		var err error
-		if srv, err = collective.ServeStore(w.rdzv); err != nil {
+	var st collective.Store
+	dctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	switch d.backend {
+	case "tcp":
+		if w.rank == 0 {
+			var err error
+			if srv, err = collective.ServeStore(w.rdzv); err != nil {
+				return nil, nil, err
+			}
+		}
+		c, err := collective.DialStore(dctx, w.rdzv)
+		if err != nil {
+			if srv != nil {
+				srv.Close()
+			}
 			return nil, nil, err
 		}
-	}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	st, err := collective.DialStore(dctx, w.rdzv)
-	if err != nil {
-		if srv != nil {
-			srv.Close()
+		st = c
+	case "etcd":
+		e, err := collective.DialEtcd(dctx, strings.Split(w.rdzv, ","), "/kiln/"+d.jobID+"/")
+		if err != nil {
+			return nil, nil, err
 		}
-		return nil, nil, err
+		if err := e.Register(dctx, w.rank, 10*time.Second); err != nil {
+			e.Close()
+			return nil, nil, err
+		}
+		st = e
+	default:
+		return nil, nil, fmt.Errorf("unknown rendezvous backend %q (tcp, etcd)", d.backend)
 	}
-	g, err := collective.Join(ctx, collective.Config{Rank: w.rank, Size: w.world, Store: st, Timeout: timeout})
+	g, err := collective.Join(ctx, collective.Config{Rank: w.rank, Size: w.world, Store: st, Timeout: d.timeout, Prefix: "kiln/" + d.jobID})
 	if err != nil {
 		st.Close()
 		if srv != nil {

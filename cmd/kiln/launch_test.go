@@ -147,3 +147,27 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestLaunchEtcdRendezvous(t *testing.T) {
+	data := mnistDir(t)
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("etcd not installed (Debian package etcd-server)")
+		}
+		t.Skip("etcd not installed; skipping")
+	}
+	client, peer := "http://"+freePort(t), "http://"+freePort(t)
+	etcd := exec.Command(bin, "--data-dir", t.TempDir(), "--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "default="+peer, "--log-level", "error")
+	if err := etcd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { etcd.Process.Kill(); etcd.Wait() }()
+	t.Setenv("KILN_TEST_AS_MAIN", "1")
+	code, stdout, stderr := kiln(t, "train", "--model", "mlp", "--hidden", "16", "--data-dir", data, "--batch", "64",
+		"--max-steps", "20", "--nproc", "2", "--rdzv-backend", "etcd", "--rdzv-endpoint", client, "--rdzv-id", "t1", "--json")
+	if code != exitOK || !strings.Contains(stdout, `"ranks": 2`) {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+}

@@ -54,7 +54,9 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.dist.nproc, "nproc", 1, "data-parallel worker processes to start on this host (--batch is split across all ranks)")
 	fs.IntVar(&f.dist.nnodes, "nnodes", 1, "hosts taking part in the job")
 	fs.IntVar(&f.dist.nodeRank, "node-rank", 0, "this host's index among the --nnodes hosts")
-	fs.StringVar(&f.dist.rdzv, "rdzv-endpoint", "127.0.0.1:29500", "host:port of the rendezvous store, served by global rank 0")
+	fs.StringVar(&f.dist.rdzv, "rdzv-endpoint", "127.0.0.1:29500", "rendezvous: host:port of the store served by global rank 0 (tcp), or etcd endpoints, comma-separated (etcd)")
+	fs.StringVar(&f.dist.backend, "rdzv-backend", "tcp", "rendezvous backend: tcp or etcd")
+	fs.StringVar(&f.dist.jobID, "rdzv-id", "default", "job id: namespaces the rendezvous keys")
 	fs.Float64Var(&f.dist.bucketMB, "bucket-mb", 25, "gradient bucket size in MiB for data-parallel all-reduce")
 	fs.DurationVar(&f.dist.timeout, "timeout", 30*time.Second, "how long a rank waits for its peers before failing")
 }
@@ -174,7 +176,7 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 	var dp *ddp.DDP
 	if w != nil {
 		rank, world = w.rank, w.world
-		g, closeGroup, err := joinGroup(ctx, w, f.dist.timeout)
+		g, closeGroup, err := joinGroup(ctx, w, f.dist)
 		if err != nil {
 			return nil, fmt.Errorf("rank %d: %w", w.rank, err)
 		}
