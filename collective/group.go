@@ -168,10 +168,13 @@ func (g *Group) acceptPeers(ctx context.Context) error {
 
 func tune(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
-		// Socket buffers are left to the kernel's autotuning, which
-		// grows them past what SO_RCVBUF may be set to without
-		// privileges (setting them turns autotuning off).
+		// The receive buffer is left to the kernel's autotuning, which
+		// grows it past what SO_RCVBUF may be set to (setting it turns
+		// autotuning off); the send buffer starts at 16 KiB by default,
+		// which makes every message of a few hundred KiB wait for window
+		// updates, so it is set large.
 		tc.SetNoDelay(true)
+		tc.SetWriteBuffer(4 << 20)
 	}
 }
 
@@ -279,10 +282,24 @@ func (g *Group) recvReduce(peer int, x, scratch []float32) error {
 	return nil
 }
 
+// addInto adds src into dst, eight values per iteration (the reduction
+// runs while the next chunk arrives, so it must keep up with the socket).
 func addInto(dst, src []float32) {
 	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] += v
+	i := 0
+	for ; i+8 <= len(dst); i += 8 {
+		d, s := dst[i:i+8:i+8], src[i:i+8:i+8]
+		d[0] += s[0]
+		d[1] += s[1]
+		d[2] += s[2]
+		d[3] += s[3]
+		d[4] += s[4]
+		d[5] += s[5]
+		d[6] += s[6]
+		d[7] += s[7]
+	}
+	for ; i < len(dst); i++ {
+		dst[i] += src[i]
 	}
 }
 

@@ -19,9 +19,9 @@ func (a Algorithm) String() string {
 }
 
 // SmallMessage is the size (in float32 values) below which Auto uses
-// recursive doubling: 64 Ki values (256 KiB), where the ring's 2(N−1)
+// recursive doubling: 32 Ki values (128 KiB), where the ring's 2(N−1)
 // latency-bound steps cost more than moving whole buffers log₂N times.
-const SmallMessage = 64 << 10
+const SmallMessage = 32 << 10
 
 // chunk is how many values recvReduce reads before reducing them.
 const chunk = 64 << 10

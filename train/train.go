@@ -59,6 +59,9 @@ type Config struct {
 	EvalBatch int
 	// Schedule, when set, gives the learning rate of each step.
 	Schedule nn.Schedule
+	// TargetAccuracy, when above zero, stops training after the first
+	// epoch whose test accuracy reaches it.
+	TargetAccuracy float64
 }
 
 // EpochStats are the metrics of one epoch.
@@ -167,6 +170,9 @@ func (t *Trainer) Run(ctx context.Context, batches Batches, test *EvalSet) (*Res
 			t.Hooks.Epoch(stats)
 		}
 		if t.Cfg.MaxSteps > 0 && step >= t.Cfg.MaxSteps {
+			break
+		}
+		if t.Cfg.TargetAccuracy > 0 && test != nil && stats.TestAcc >= t.Cfg.TargetAccuracy {
 			break
 		}
 	}

@@ -23,7 +23,7 @@ import (
 type trainFlags struct {
 	model, hidden, dataName, dataDir, out, optim, schedule, config string
 	epochs, batch, threads, maxSteps, warmup, workers              int
-	lr, momentum, wd                                               float64
+	lr, momentum, wd, target                                       float64
 	cpuprofile                                                     string
 	seed                                                           uint64
 	json                                                           bool
@@ -48,6 +48,7 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.lr, "lr", 0.05, "learning rate")
 	fs.Float64Var(&f.momentum, "momentum", 0.9, "SGD momentum")
 	fs.Float64Var(&f.wd, "weight-decay", 0, "weight decay")
+	fs.Float64Var(&f.target, "target-accuracy", 0, "stop after the first epoch whose test accuracy reaches this fraction")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed for initialisation and shuffling")
 	fs.BoolVar(&f.json, "json", false, "print one JSON document on stdout")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
@@ -202,6 +203,7 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 	}
 	tr := &train.Trainer{Model: model, Opt: opt, Cfg: train.Config{
 		SampleShape: cfg.Input, Epochs: f.epochs, MaxSteps: f.maxSteps, Schedule: schedule(f, batches.Len()),
+		TargetAccuracy: f.target,
 	}}
 	if dp != nil {
 		tr.Backward = dp.Backward
