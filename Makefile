@@ -10,7 +10,7 @@ DATA    ?= $(abspath ../shared/data)
 export KILN_TEST_DATA ?= $(DATA)
 
 .PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
-	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo
+	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch
 
 all: build
 
@@ -53,3 +53,6 @@ clean:
 
 bench-allreduce_vs_gloo:
 	bash bench/allreduce_vs_gloo/run.sh
+
+bench-ddp_vs_torch:
+	bash bench/ddp_vs_torch/run.sh
