@@ -10,7 +10,7 @@ DATA    ?= $(abspath ../shared/data)
 export KILN_TEST_DATA ?= $(DATA)
 
 .PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
-	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch
+	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness
 
 all: build
 
@@ -56,3 +56,6 @@ bench-allreduce_vs_gloo:
 
 bench-ddp_vs_torch:
 	bash bench/ddp_vs_torch/run.sh
+
+bench-ps_staleness:
+	bash bench/ps_staleness/run.sh

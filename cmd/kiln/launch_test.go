@@ -171,3 +171,26 @@ func TestLaunchEtcdRendezvous(t *testing.T) {
 		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
 	}
 }
+
+func TestLaunchParameterServer(t *testing.T) {
+	data := mnistDir(t)
+	t.Setenv("KILN_TEST_AS_MAIN", "1")
+	for _, mode := range []string{"sync", "ssp"} {
+		code, stdout, stderr := kiln(t, "train", "--model", "mlp", "--hidden", "32", "--data-dir", data, "--batch", "64",
+			"--max-steps", "40", "--nproc", "2", "--strategy", "ps", "--ps-servers", "2", "--ps-mode", mode,
+			"--straggler", "1", "--rdzv-endpoint", freePort(t), "--json")
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", mode, code, stderr)
+		}
+		var sum trainSummary
+		if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+			t.Fatalf("%s: stdout %q: %v", mode, stdout, err)
+		}
+		if sum.Strategy != "ps" || sum.Steps != 40 || sum.TestAccuracy < 0.75 {
+			t.Fatalf("%s: summary %+v", mode, sum)
+		}
+	}
+	if code, _, _ := kiln(t, "train", "--strategy", "allreduce"); code != exitUsage {
+		t.Fatalf("unknown strategy: exit %d", code)
+	}
+}

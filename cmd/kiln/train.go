@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
+	"github.com/kiln-ml/kiln/autograd"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/parallel/ddp"
 	"github.com/kiln-ml/kiln/tensor"
@@ -28,6 +30,8 @@ type trainFlags struct {
 	seed                                                           uint64
 	json                                                           bool
 	dist                                                           distFlags
+	strategy                                                       string
+	ps                                                             psFlags
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet) {
@@ -58,6 +62,12 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dist.rdzv, "rdzv-endpoint", "127.0.0.1:29500", "rendezvous: host:port of the store served by global rank 0 (tcp), or etcd endpoints, comma-separated (etcd)")
 	fs.StringVar(&f.dist.backend, "rdzv-backend", "tcp", "rendezvous backend: tcp or etcd")
 	fs.StringVar(&f.dist.jobID, "rdzv-id", "default", "job id: namespaces the rendezvous keys")
+	fs.StringVar(&f.strategy, "strategy", "ddp", "data-parallel strategy with --nproc > 1: ddp (all-reduce) or ps (parameter server)")
+	fs.IntVar(&f.ps.servers, "ps-servers", 1, "parameter-server processes (--strategy ps)")
+	fs.StringVar(&f.ps.mode, "ps-mode", "sync", "parameter-server consistency: sync, async or ssp")
+	fs.IntVar(&f.ps.staleness, "staleness", 2, "SSP's bound: how many clocks a worker may run ahead of the slowest")
+	fs.IntVar(&f.ps.straggler, "straggler", -1, "rank of a worker to slow down (-1: none)")
+	fs.Float64Var(&f.ps.stragglerFactor, "straggler-factor", 3, "how many times slower the straggler's steps are")
 	fs.Float64Var(&f.dist.bucketMB, "bucket-mb", 25, "gradient bucket size in MiB for data-parallel all-reduce")
 	fs.DurationVar(&f.dist.timeout, "timeout", 30*time.Second, "how long a rank waits for its peers before failing")
 }
@@ -79,6 +89,19 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	if f.dist.nproc < 1 || f.dist.nnodes < 1 || f.dist.nodeRank < 0 || f.dist.nodeRank >= f.dist.nnodes {
 		return usageErr(stderr, "train: --nproc and --nnodes must be at least 1 and --node-rank in [0, --nnodes)")
 	}
+	if f.strategy != "ddp" && f.strategy != "ps" {
+		return usageErr(stderr, "train: unknown --strategy %q (ddp, ps)", f.strategy)
+	}
+	if f.strategy == "ps" && (f.ps.servers < 1 || f.dist.nnodes != 1) {
+		return usageErr(stderr, "train: --strategy ps needs --ps-servers ≥ 1 and one node")
+	}
+	if idx := os.Getenv(envPSServer); idx != "" {
+		i, err := strconv.Atoi(idx)
+		if err != nil {
+			return usageErr(stderr, "train: bad %s=%q", envPSServer, idx)
+		}
+		return runPSServer(f, i, stderr)
+	}
 	w, err := workerFromEnv()
 	if err != nil {
 		return usageErr(stderr, "train: %v", err)
@@ -86,6 +109,9 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	if w == nil && f.dist.nproc*f.dist.nnodes > 1 {
 		if f.batch%(f.dist.nproc*f.dist.nnodes) != 0 {
 			return usageErr(stderr, "train: --batch %d does not split evenly across %d ranks", f.batch, f.dist.nproc*f.dist.nnodes)
+		}
+		if f.strategy == "ps" {
+			return launchPS(args, f.dist, f.ps, stdout, stderr)
 		}
 		return launch(args, f.dist, stdout, stderr)
 	}
@@ -147,6 +173,8 @@ type trainSummary struct {
 	TestLoss         float64            `json:"test_loss"`
 	Epochs           []train.EpochStats `json:"epochs"`
 	ModelDir         string             `json:"model_dir,omitempty"`
+	Strategy         string             `json:"strategy,omitempty"`
+	TimeToTarget     float64            `json:"time_to_target_s,omitempty"`
 	Error            string             `json:"error,omitempty"`
 }
 
@@ -175,7 +203,16 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 	}
 	rank, world := 0, 1
 	var dp *ddp.DDP
-	if w != nil {
+	var psHook func(*autograd.Tape, *autograd.Value) error
+	if w != nil && f.strategy == "ps" {
+		rank, world = w.rank, w.world
+		hook, closeClient, err := psWorker(ctx, f, w, model)
+		if err != nil {
+			return nil, fmt.Errorf("rank %d: %w", w.rank, err)
+		}
+		defer closeClient()
+		psHook = hook
+	} else if w != nil {
 		rank, world = w.rank, w.world
 		g, closeGroup, err := joinGroup(ctx, w, f.dist)
 		if err != nil {
@@ -186,9 +223,11 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 			return nil, err
 		}
 	}
-	opt, err := newOptimizer(f, model.Parameters())
-	if err != nil {
-		return nil, err
+	var opt nn.Optimizer = &serverOptimizer{params: model.Parameters(), lr: f.lr}
+	if psHook == nil {
+		if opt, err = newOptimizer(f, model.Parameters()); err != nil {
+			return nil, err
+		}
 	}
 	workers := f.workers
 	if workers < 0 {
@@ -208,17 +247,31 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 	if dp != nil {
 		tr.Backward = dp.Backward
 	}
+	if psHook != nil {
+		tr.Backward = psHook
+	}
 	prog := newProgress(stderr)
 	if rank != 0 {
 		prog.on = false
 	}
 	tr.Hooks.Step = prog.step
+	var timeToTarget float64
 	tr.Hooks.Epoch = func(s train.EpochStats) {
+		if f.target > 0 && timeToTarget == 0 && s.TestAcc >= f.target {
+			timeToTarget = time.Since(wall).Seconds()
+		}
 		prog.done()
 		fmt.Fprintf(stderr, "epoch %d: train loss %.4f acc %.4f, test loss %.4f acc %.4f, %.0f samples/s\n",
 			s.Epoch, s.TrainLoss, s.TrainAcc, s.TestLoss, s.TestAcc, s.SamplesPerS)
 	}
-	res, runErr := tr.Run(ctx, batches, ds.test)
+	test := ds.test
+	if psHook != nil && rank != 0 {
+		test = nil // on a parameter server only worker 0 evaluates
+	}
+	if psHook != nil {
+		tr.Cfg.TargetAccuracy = 0 // every worker runs its epochs; time to target is recorded
+	}
+	res, runErr := tr.Run(ctx, batches, test)
 	prog.done()
 	sum := &trainSummary{Model: f.model, Data: f.dataName, DataDir: ds.dir, BLAS: blasName(), Threads: f.threads, Batch: f.batch, Ranks: world}
 	if res != nil {
@@ -241,6 +294,8 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 		sum.ModelDir, _ = filepath.Abs(f.out)
 	}
 	sum.WallSeconds = time.Since(wall).Seconds()
+	sum.TimeToTarget = timeToTarget
+	sum.Strategy = f.strategy
 	if runErr != nil {
 		sum.Error = runErr.Error()
 	}
