@@ -14,6 +14,10 @@ import (
 // world starts a store and n ranks as goroutines with real TCP sockets on
 // loopback, runs f on each and returns their errors.
 func world(t *testing.T, n int, timeout time.Duration, f func(g *Group) error) []error {
+	return worldOver(t, n, timeout, "tcp", f)
+}
+
+func worldOver(t *testing.T, n int, timeout time.Duration, transport string, f func(g *Group) error) []error {
 	t.Helper()
 	srv, err := ServeStore("127.0.0.1:0")
 	if err != nil {
@@ -33,7 +37,7 @@ func world(t *testing.T, n int, timeout time.Duration, f func(g *Group) error) [
 				return
 			}
 			defer st.Close()
-			g, err := Join(ctx, Config{Rank: r, Size: n, Store: st, Timeout: timeout})
+			g, err := Join(ctx, Config{Rank: r, Size: n, Store: st, Timeout: timeout, Transport: transport})
 			if err != nil {
 				errs[r] = err
 				return
@@ -225,5 +229,42 @@ func TestRendezvousRefusals(t *testing.T) {
 	}
 	if _, err := Join(ctx, Config{Rank: 5, Size: 2, Store: st3}); err == nil {
 		t.Fatal("rank outside the world accepted")
+	}
+}
+
+// TestAutoTransport runs all-reduce with peers on this machine connected
+// over Unix sockets, and checks that they are.
+func TestAutoTransport(t *testing.T) {
+	for _, n := range []int{2, 3, 5} {
+		errs := worldOver(t, n, 10*time.Second, "auto", func(g *Group) error {
+			for p, c := range g.peers {
+				if p != g.Rank() && c.RemoteAddr().Network() != "unix" {
+					return fmt.Errorf("peer %d over %s", p, c.RemoteAddr().Network())
+				}
+			}
+			for _, l := range []int{5, 70001} {
+				x := input(g.Rank(), l)
+				if err := g.AllReduce(x, Auto); err != nil {
+					return err
+				}
+				want := make([]float64, l)
+				for r := 0; r < n; r++ {
+					for i, v := range input(r, l) {
+						want[i] += float64(v)
+					}
+				}
+				for i := range x {
+					if math.Abs(float64(x[i])-want[i]) > 1e-4*(1+math.Abs(want[i])) {
+						return fmt.Errorf("length %d element %d: %v, want %v", l, i, x[i], want[i])
+					}
+				}
+			}
+			return nil
+		})
+		for r, err := range errs {
+			if err != nil {
+				t.Fatalf("world %d rank %d: %v", n, r, err)
+			}
+		}
 	}
 }

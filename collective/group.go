@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -29,6 +31,11 @@ type Config struct {
 	// Prefix namespaces the store keys, so that one store can serve
 	// several groups (default "kiln").
 	Prefix string
+	// Transport is "tcp" (the default: every peer over TCP) or "auto":
+	// peers on the same machine connect over a Unix socket, which skips
+	// the TCP/IP stack of loopback (as NCCL and MPI use shared memory
+	// within a node), and the others over TCP.
+	Transport string
 }
 
 // Group is a connected process group: a TCP connection to every peer.
@@ -36,7 +43,7 @@ type Group struct {
 	rank, size int
 	timeout    time.Duration
 	peers      []net.Conn // indexed by rank; nil for self
-	ln         net.Listener
+	ln, uln    net.Listener
 	closeOnce  sync.Once
 }
 
@@ -72,6 +79,12 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		}
 		return s
 	}
+	if cfg.Transport == "" {
+		cfg.Transport = "tcp"
+	}
+	if cfg.Transport != "tcp" && cfg.Transport != "auto" {
+		return nil, fmt.Errorf("collective: unknown transport %q (tcp, auto)", cfg.Transport)
+	}
 	g := &Group{rank: cfg.Rank, size: cfg.Size, timeout: cfg.Timeout, peers: make([]net.Conn, cfg.Size)}
 	if n, err := cfg.Store.Add(ctx, key("joined", cfg.Rank), 1); err != nil {
 		return nil, fmt.Errorf("collective: rendezvous: %w", err)
@@ -99,8 +112,19 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 		return nil, fmt.Errorf("collective: rank %d: listen: %w", cfg.Rank, err)
 	}
 	g.ln = ln
-	if err := cfg.Store.Set(ctx, key("addr", cfg.Rank), []byte(ln.Addr().String())); err != nil {
-		ln.Close()
+	addr := ln.Addr().String()
+	if cfg.Transport == "auto" {
+		// An abstract Unix socket (no file to clean up), published with
+		// this machine's boot id so that only processes on the same
+		// machine try it.
+		path := fmt.Sprintf("@kiln-%d-%d-%d", os.Getpid(), cfg.Rank, time.Now().UnixNano())
+		if uln, err := net.Listen("unix", path); err == nil {
+			g.uln = uln
+			addr += "|" + machineID() + "|" + path
+		}
+	}
+	if err := cfg.Store.Set(ctx, key("addr", cfg.Rank), []byte(addr)); err != nil {
+		g.Close()
 		return nil, fmt.Errorf("collective: rendezvous: %w", err)
 	}
 	errc := make(chan error, 2)
@@ -112,8 +136,7 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 				errc <- fmt.Errorf("collective: rendezvous: address of rank %d: %w", p, err)
 				return
 			}
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", string(addr))
+			c, err := dialPeer(ctx, string(addr))
 			if err != nil {
 				errc <- fmt.Errorf("collective: rank %d: connect to rank %d at %s: %w", cfg.Rank, p, addr, err)
 				return
@@ -137,16 +160,68 @@ func Join(ctx context.Context, cfg Config) (*Group, error) {
 			return nil, err
 		}
 	}
+	// Every peer is connected: no one else may join.
+	g.ln.Close()
+	if g.uln != nil {
+		g.uln.Close()
+	}
 	return g, nil
 }
 
+// dialPeer connects to a peer's published address: over its Unix socket
+// when it runs on this machine, else (or when that fails) over TCP.
+func dialPeer(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	parts := strings.Split(addr, "|")
+	if len(parts) == 3 && parts[1] == machineID() {
+		if c, err := d.DialContext(ctx, "unix", parts[2]); err == nil {
+			return c, nil
+		}
+	}
+	return d.DialContext(ctx, "tcp", parts[0])
+}
+
+// machineID identifies this boot of this machine (and network namespace,
+// whose abstract Unix sockets a peer can reach).
+func machineID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	h, _ := os.Hostname()
+	ns, _ := os.Readlink("/proc/self/ns/net")
+	return strings.TrimSpace(string(b)) + "/" + h + "/" + ns
+}
+
 func (g *Group) acceptPeers(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { g.ln.(*net.TCPListener).SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	conns := make(chan net.Conn)
+	errs := make(chan error, 2)
+	lns := []net.Listener{g.ln}
+	if g.uln != nil {
+		lns = append(lns, g.uln)
+	}
+	for _, ln := range lns {
+		go func(ln net.Listener) {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					errs <- err
+					return
+				}
+				select {
+				case conns <- c:
+				case <-ctx.Done():
+					c.Close()
+					return
+				}
+			}
+		}(ln)
+	}
 	for n := g.size - 1 - g.rank; n > 0; n-- {
-		c, err := g.ln.Accept()
-		if err != nil {
+		var c net.Conn
+		select {
+		case c = <-conns:
+		case err := <-errs:
 			return fmt.Errorf("collective: rank %d: waiting for higher ranks: %w", g.rank, err)
+		case <-ctx.Done():
+			return fmt.Errorf("collective: rank %d: waiting for higher ranks: %w", g.rank, ctx.Err())
 		}
 		var hello [8]byte
 		c.SetDeadline(time.Now().Add(g.timeout))
@@ -167,6 +242,10 @@ func (g *Group) acceptPeers(ctx context.Context) error {
 }
 
 func tune(c net.Conn) {
+	if uc, ok := c.(*net.UnixConn); ok {
+		uc.SetWriteBuffer(4 << 20)
+		uc.SetReadBuffer(4 << 20)
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		// The receive buffer is left to the kernel's autotuning, which
 		// grows it past what SO_RCVBUF may be set to (setting it turns
@@ -188,6 +267,9 @@ func (g *Group) Close() error {
 		}
 		if g.ln != nil {
 			g.ln.Close()
+		}
+		if g.uln != nil {
+			g.uln.Close()
 		}
 	})
 	return nil

@@ -28,6 +28,7 @@ const (
 type distFlags struct {
 	nproc, nnodes, nodeRank int
 	rdzv, backend, jobID    string
+	transport               string
 	bucketMB                float64
 	timeout                 time.Duration
 }
@@ -172,7 +173,7 @@ func joinGroup(ctx context.Context, w *worker, d distFlags) (*collective.Group, 
 	default:
 		return nil, nil, fmt.Errorf("unknown rendezvous backend %q (tcp, etcd)", d.backend)
 	}
-	g, err := collective.Join(ctx, collective.Config{Rank: w.rank, Size: w.world, Store: st, Timeout: d.timeout, Prefix: "kiln/" + d.jobID})
+	g, err := collective.Join(ctx, collective.Config{Rank: w.rank, Size: w.world, Store: st, Timeout: d.timeout, Prefix: "kiln/" + d.jobID, Transport: d.transport})
 	if err != nil {
 		st.Close()
 		if srv != nil {

@@ -61,6 +61,7 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.dist.nodeRank, "node-rank", 0, "this host's index among the --nnodes hosts")
 	fs.StringVar(&f.dist.rdzv, "rdzv-endpoint", "127.0.0.1:29500", "rendezvous: host:port of the store served by global rank 0 (tcp), or etcd endpoints, comma-separated (etcd)")
 	fs.StringVar(&f.dist.backend, "rdzv-backend", "tcp", "rendezvous backend: tcp or etcd")
+	fs.StringVar(&f.dist.transport, "transport", "auto", "how ranks connect: auto (Unix sockets between processes on one machine, TCP otherwise) or tcp")
 	fs.StringVar(&f.dist.jobID, "rdzv-id", "default", "job id: namespaces the rendezvous keys")
 	fs.StringVar(&f.strategy, "strategy", "ddp", "data-parallel strategy with --nproc > 1: ddp (all-reduce) or ps (parameter server)")
 	fs.IntVar(&f.ps.servers, "ps-servers", 1, "parameter-server processes (--strategy ps)")

@@ -24,6 +24,7 @@ func main() {
 	store := flag.String("store", "127.0.0.1:29600", "rendezvous store address (rank 0 serves it)")
 	sizes := flag.String("sizes", "4096,65536,1048576,16777216,104857600,268435456", "buffer sizes in bytes")
 	reps := flag.Int("reps", 10, "timed repetitions per size (fewer above 64 MB)")
+	transport := flag.String("transport", "tcp", "tcp, or auto (Unix sockets between processes on one machine)")
 	flag.Parse()
 	ctx := context.Background()
 	if *rank == 0 {
@@ -37,7 +38,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	g, err := collective.Join(ctx, collective.Config{Rank: *rank, Size: *world, Store: st, Timeout: 60 * time.Second})
+	g, err := collective.Join(ctx, collective.Config{Rank: *rank, Size: *world, Store: st, Timeout: 60 * time.Second, Transport: *transport})
 	if err != nil {
 		fail(err)
 	}
@@ -73,7 +74,7 @@ func main() {
 		sort.Float64s(ts)
 		med := ts[len(ts)/2]
 		if *rank == 0 {
-			json.NewEncoder(os.Stdout).Encode(map[string]any{"impl": "kiln", "bytes": bytes, "latency_s": med, "algbw_gbps": float64(bytes) / med / 1e9})
+			json.NewEncoder(os.Stdout).Encode(map[string]any{"impl": "kiln-" + *transport, "bytes": bytes, "latency_s": med, "algbw_gbps": float64(bytes) / med / 1e9})
 		}
 	}
 }
