@@ -122,6 +122,9 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	if f.cpuprofile != "" {
+		if r := os.Getenv(envRank); r != "" {
+			f.cpuprofile += ".rank" + r // one profile per worker
+		}
 		pf, err := os.Create(f.cpuprofile)
 		if err != nil {
 			return fail(stderr, "cpuprofile: %v", err)
