@@ -173,3 +173,20 @@ func BenchmarkStepMLP128(b *testing.B) {
 func BenchmarkStepLeNet64(b *testing.B) {
 	benchStep(b, nn.ModelConfig{Name: "lenet5", Input: []int{1, 28, 28}, Classes: 10}, 64)
 }
+
+func TestWorkerFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	w, err := WorkerFromEnv(env(map[string]string{}))
+	if w != nil || err != nil {
+		t.Fatalf("no environment: %v %v", w, err)
+	}
+	w, err = WorkerFromEnv(env(map[string]string{EnvRank: "2", EnvWorldSize: "4", EnvRdzvEndpoint: "h:1"}))
+	if err != nil || w.Rank != 2 || w.World != 4 || w.Rdzv != "h:1" {
+		t.Fatalf("%+v %v", w, err)
+	}
+	for _, bad := range []map[string]string{{EnvRank: "4", EnvWorldSize: "4"}, {EnvRank: "x", EnvWorldSize: "2"}, {EnvRank: "0", EnvWorldSize: "0"}} {
+		if _, err := WorkerFromEnv(env(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

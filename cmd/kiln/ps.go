@@ -17,6 +17,7 @@ import (
 	"github.com/kiln-ml/kiln/collective"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/parallel/ps"
+	"github.com/kiln-ml/kiln/train"
 )
 
 // psFlags are the parameter-server flags of kiln train --strategy ps.
@@ -47,7 +48,7 @@ func launchPS(args []string, d distFlags, p psFlags, stdout, stderr io.Writer) i
 	var servers []*exec.Cmd
 	for i := 0; i < p.servers; i++ {
 		cmd := exec.Command(exe, append([]string{"train"}, args...)...)
-		cmd.Env = append(os.Environ(), envPSServer+"="+strconv.Itoa(i), envWorld+"="+strconv.Itoa(d.nproc), envRdzv+"="+d.rdzv)
+		cmd.Env = append(os.Environ(), envPSServer+"="+strconv.Itoa(i), train.EnvWorldSize+"="+strconv.Itoa(d.nproc), train.EnvRdzvEndpoint+"="+d.rdzv)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
@@ -66,7 +67,7 @@ func launchPS(args []string, d distFlags, p psFlags, stdout, stderr io.Writer) i
 // runPSServer is a server process: it holds shard i of a freshly
 // initialised model (the same seed as the workers') until it is stopped.
 func runPSServer(f trainFlags, idx int, stderr io.Writer) int {
-	world, _ := strconv.Atoi(os.Getenv(envWorld))
+	world, _ := strconv.Atoi(os.Getenv(train.EnvWorldSize))
 	mode, err := ps.ParseMode(f.ps.mode)
 	if err != nil {
 		return usageErr(stderr, "train: %v", err)
@@ -86,7 +87,7 @@ func runPSServer(f trainFlags, idx int, stderr io.Writer) int {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
-	st, err := collective.DialStore(ctx, os.Getenv(envRdzv))
+	st, err := collective.DialStore(ctx, os.Getenv(train.EnvRdzvEndpoint))
 	if err != nil {
 		return fail(stderr, "ps server %d: %v", idx, err)
 	}
@@ -121,7 +122,7 @@ func buildModelFor(f trainFlags, stderr io.Writer) (nn.Module, error) {
 // that pushes gradients and pulls the next weights, with the straggler's
 // delay when this rank is the straggler.
 func psWorker(ctx context.Context, f trainFlags, w *worker, model nn.Module) (func(*autograd.Tape, *autograd.Value) error, func(), error) {
-	st, err := collective.DialStore(ctx, w.rdzv)
+	st, err := collective.DialStore(ctx, w.Rdzv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,7 +137,7 @@ func psWorker(ctx context.Context, f trainFlags, w *worker, model nn.Module) (fu
 		}
 		addrs = append(addrs, string(a))
 	}
-	c, err := ps.Dial(w.rank, addrs, model.Parameters(), f.dist.timeout)
+	c, err := ps.Dial(w.Rank, addrs, model.Parameters(), f.dist.timeout)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,7 +146,7 @@ func psWorker(ctx context.Context, f trainFlags, w *worker, model nn.Module) (fu
 		return nil, nil, err
 	}
 	last := time.Now()
-	slow := w.rank == f.ps.straggler && f.ps.stragglerFactor > 1
+	slow := w.Rank == f.ps.straggler && f.ps.stragglerFactor > 1
 	hook := func(tp *autograd.Tape, loss *autograd.Value) error {
 		if err := tp.Backward(loss); err != nil {
 			return err

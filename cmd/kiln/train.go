@@ -116,13 +116,13 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		}
 		return launch(args, f.dist, stdout, stderr)
 	}
-	if w != nil && f.batch%w.world != 0 {
-		return usageErr(stderr, "train: --batch %d does not split evenly across %d ranks", f.batch, w.world)
+	if w != nil && f.batch%w.World != 0 {
+		return usageErr(stderr, "train: --batch %d does not split evenly across %d ranks", f.batch, w.World)
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	if f.cpuprofile != "" {
-		if r := os.Getenv(envRank); r != "" {
+		if r := os.Getenv(train.EnvRank); r != "" {
 			f.cpuprofile += ".rank" + r // one profile per worker
 		}
 		pf, err := os.Create(f.cpuprofile)
@@ -136,7 +136,7 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		defer pprof.StopCPUProfile()
 	}
 	sum, err := trainModel(ctx, f, w, stderr)
-	if w != nil && w.rank != 0 {
+	if w != nil && w.Rank != 0 {
 		// Only rank 0 reports and saves; the others share its result.
 		if err != nil {
 			return fail(stderr, "%v", err)
@@ -209,18 +209,18 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 	var dp *ddp.DDP
 	var psHook func(*autograd.Tape, *autograd.Value) error
 	if w != nil && f.strategy == "ps" {
-		rank, world = w.rank, w.world
+		rank, world = w.Rank, w.World
 		hook, closeClient, err := psWorker(ctx, f, w, model)
 		if err != nil {
-			return nil, fmt.Errorf("rank %d: %w", w.rank, err)
+			return nil, fmt.Errorf("rank %d: %w", w.Rank, err)
 		}
 		defer closeClient()
 		psHook = hook
 	} else if w != nil {
-		rank, world = w.rank, w.world
+		rank, world = w.Rank, w.World
 		g, closeGroup, err := joinGroup(ctx, w, f.dist)
 		if err != nil {
-			return nil, fmt.Errorf("rank %d: %w", w.rank, err)
+			return nil, fmt.Errorf("rank %d: %w", w.Rank, err)
 		}
 		defer closeGroup()
 		if dp, err = ddp.New(model, g, int(f.dist.bucketMB*(1<<20))); err != nil {
