@@ -23,7 +23,7 @@ func runQuickstart(args []string, stdout, stderr io.Writer) int {
 		threads = n
 	}
 	if code := run([]string{"train", "--model", "mlp", "--hidden", "256,128", "--data", "mnist", "--epochs", "1",
-		"--batch", "32", "--lr", "0.03", "--momentum", "0.9", "--schedule", "cosine", "--threads", threads, "--out", out}, stdout, stderr); code != exitOK {
+		"--batch", "32", "--lr", "0.04", "--momentum", "0.9", "--schedule", "cosine", "--threads", threads, "--out", out}, stdout, stderr); code != exitOK {
 		return code
 	}
 	if code := run([]string{"eval", "--model", out, "--threads", threads}, stdout, stderr); code != exitOK {
