@@ -72,12 +72,22 @@ func New(model nn.Module, g *collective.Group, bucketBytes int) (*DDP, error) {
 		d.owner[p] = cur
 		size += 4 * len(p.Data.Data)
 	}
+	// Each bucket's gradients live in one flat buffer: every parameter's
+	// Grad is re-pointed at its slice of it (PyTorch's gradient_as_bucket_
+	// view), so that a bucket is all-reduced in place, with no packing.
 	for _, b := range d.buckets {
 		n := 0
 		for _, p := range b.params {
 			n += len(p.Data.Data)
 		}
 		b.flat = make([]float32, n)
+		off := 0
+		for _, p := range b.params {
+			m := len(p.Data.Data)
+			copy(b.flat[off:off+m], p.Grad.Data)
+			p.Grad.Data = b.flat[off : off+m : off+m]
+			off += m
+		}
 	}
 	return d, nil
 }
@@ -146,15 +156,14 @@ func (d *DDP) Backward(tp *autograd.Tape, loss *autograd.Value) error {
 	return d.err
 }
 
-// reduce averages one bucket: gradients are packed into a flat buffer,
-// all-reduced, scaled by 1/N and unpacked.
+// reduce averages one bucket in place: a parameter that received no
+// gradient contributes zeros, then the flat buffer is all-reduced and
+// scaled by 1/N.
 func (d *DDP) reduce(b *bucket) error {
 	off := 0
 	for _, p := range b.params {
 		n := len(p.Data.Data)
-		if p.HasGrad {
-			copy(b.flat[off:off+n], p.Grad.Data)
-		} else {
+		if !p.HasGrad {
 			clear(b.flat[off : off+n])
 		}
 		off += n
@@ -163,14 +172,11 @@ func (d *DDP) reduce(b *bucket) error {
 		return fmt.Errorf("ddp: all-reduce of gradients: %w", err)
 	}
 	inv := 1 / float32(d.group.Size())
-	off = 0
+	for i := range b.flat {
+		b.flat[i] *= inv
+	}
 	for _, p := range b.params {
-		n := len(p.Data.Data)
-		for i, v := range b.flat[off : off+n] {
-			p.Grad.Data[i] = v * inv
-		}
 		p.HasGrad = true
-		off += n
 	}
 	return nil
 }
