@@ -38,13 +38,16 @@ type Config struct {
 	Transport string
 }
 
-// Group is a connected process group: a TCP connection to every peer.
+// Group is a connected process group: a connection to every peer. Its
+// collectives must be called one at a time (from one goroutine, or in
+// turn), in the same order on every rank.
 type Group struct {
 	rank, size int
 	timeout    time.Duration
 	peers      []net.Conn // indexed by rank; nil for self
 	ln, uln    net.Listener
 	closeOnce  sync.Once
+	scratch    []float32
 }
 
 // Rank returns this process's rank.

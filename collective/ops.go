@@ -64,7 +64,7 @@ func mod(a, n int) int { return ((a % n) + n) % n }
 func (g *Group) ringAllReduce(x []float32) error {
 	n := g.size
 	next, prev := mod(g.rank+1, n), mod(g.rank-1, n)
-	scratch := make([]float32, min(chunk, len(x)+1))
+	scratch := g.scratchBuf(min(chunk, len(x)+1))
 	for s := 0; s < n-1; s++ {
 		slo, shi := segment(len(x), n, mod(g.rank-s, n))
 		rlo, rhi := segment(len(x), n, mod(g.rank-s-1, n))
@@ -93,7 +93,7 @@ func (g *Group) recursiveDoubling(x []float32) error {
 	for p*2 <= n {
 		p *= 2
 	}
-	tmp := make([]float32, len(x))
+	tmp := g.scratchBuf(len(x))
 	if g.rank >= p {
 		if err := g.sendFloats(g.rank-p, x); err != nil {
 			return err
@@ -174,7 +174,7 @@ func (g *Group) ReduceScatter(out, in []float32) error {
 	}
 	n := g.size
 	next, prev := mod(g.rank+1, n), mod(g.rank-1, n)
-	scratch := make([]float32, min(chunk, len(in)+1))
+	scratch := g.scratchBuf(min(chunk, len(in)+1))
 	// Shifted by one against ringAllReduce so that rank r ends holding
 	// segment r.
 	for s := 0; s < n-1; s++ {
@@ -196,4 +196,16 @@ func SegmentBounds(l, n, r int) (lo, hi int) { return segment(l, n, r) }
 func (g *Group) Barrier() error {
 	var x [1]float32
 	return g.recursiveDoubling(x[:])
+}
+
+// scratchBuf returns the group's scratch buffer with at least n values,
+// reused across collectives: a fresh buffer per call would be fresh pages
+// from the kernel (page faults and zeroing) whenever the heap is large
+// enough that the garbage collector rarely runs, as in a training process.
+// Collectives on one group run one at a time, so one buffer suffices.
+func (g *Group) scratchBuf(n int) []float32 {
+	if cap(g.scratch) < n {
+		g.scratch = make([]float32, n)
+	}
+	return g.scratch[:n]
 }
