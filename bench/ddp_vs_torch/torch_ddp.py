@@ -51,5 +51,6 @@ for epoch in range(a.max_epochs):
         break
 wall = time.perf_counter() - start
 if a.rank == 0:
-    print(json.dumps({"impl": "pytorch-ddp-gloo", "ranks": a.world, "epochs": epochs, "test_accuracy": acc, "wall_seconds": wall}), flush=True)
+    print(json.dumps({"impl": "pytorch-ddp-gloo", "ranks": a.world, "epochs": epochs, "test_accuracy": acc, "wall_seconds": wall,
+                      "reached_target": acc >= a.target}), flush=True)
 dist.destroy_process_group()
