@@ -10,7 +10,7 @@ DATA    ?= $(abspath ../shared/data)
 export KILN_TEST_DATA ?= $(DATA)
 
 .PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
-	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness
+	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit
 
 all: build
 
@@ -59,3 +59,9 @@ bench-ddp_vs_torch:
 
 bench-ps_staleness:
 	bash bench/ps_staleness/run.sh
+
+bench-spam:
+	bash bench/spam/run.sh
+
+bench-label_fit:
+	bash bench/label_fit/run.sh
