@@ -38,6 +38,12 @@ race:
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 30s ./nn/safetensors/
 	$(GO) test -run XXX -fuzz FuzzDecodeIDX -fuzztime 30s ./data/
+	$(GO) test -run XXX -fuzz FuzzCSVReader -fuzztime 30s ./data/
+	$(GO) test -run XXX -fuzz FuzzCSVDataset -fuzztime 30s ./data/
+	$(GO) test -run XXX -fuzz FuzzDecodeMatrix -fuzztime 30s ./label/
+	$(GO) test -run XXX -fuzz FuzzParseSpec -fuzztime 30s ./label/
+	$(GO) test -run XXX -fuzz FuzzParseJSONRecord -fuzztime 30s ./label/
+	$(GO) test -run XXX -fuzz FuzzParseWrench -fuzztime 30s ./label/
 
 quickstart: build
 	$(BIN) quickstart

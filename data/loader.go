@@ -2,13 +2,18 @@ package data
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 )
 
 // Transform preprocesses one sample: it writes the transformed src into dst
-// (both of the data set's feature length), drawing any randomness from rng.
+// (both of the data set's feature length) and draws any randomness from
+// rng. It must not keep dst, src or rng, and with Workers > 0 it runs on
+// several goroutines at once.
 type Transform func(dst, src []float32, rng *rand.Rand)
 
 // LoaderConfig holds a Loader's settings.
@@ -19,134 +24,150 @@ type LoaderConfig struct {
 	// that runs are repeatable and every rank agrees on the order.
 	Shuffle bool
 	Seed    uint64
-	// DropLast drops the final partial batch.
+	// DropLast drops the final partial batch; by default it is delivered.
 	DropLast bool
 	// Workers is the number of goroutines assembling batches; 0 assembles
-	// them synchronously in Next.
+	// each batch synchronously inside Next.
 	Workers int
 	// Prefetch is how many finished batches may wait for the consumer
-	// (default 2 when Workers > 0).
+	// (rounded up to a multiple of Workers; default 2 when Workers > 0;
+	// unused without workers).
 	Prefetch int
 	// Rank and WorldSize shard each epoch's order across data-parallel
-	// ranks as PyTorch's DistributedSampler: the order is padded by
-	// wrapping around to a multiple of WorldSize, and rank r takes every
-	// WorldSize-th index starting at r. WorldSize 0 means 1.
+	// ranks; see Sampler. WorldSize 0 means 1.
 	Rank, WorldSize int
-	// Transform, when set, is applied to every sample.
+	// Transform, when set, is applied to every sample. Its rng is seeded
+	// from (Seed, epoch, batch number), so the batches are the same with
+	// any number of workers.
 	Transform Transform
 }
 
-// Loader cuts a Dataset into batches.
+// Loader cuts a Dataset into batches, epoch after epoch. A Loader may be
+// used from several goroutines; each EpochIter belongs to one.
 type Loader struct {
-	ds   *Dataset
-	cfg  LoaderConfig
-	feat int
-	free chan *Batch
+	ds      *Dataset
+	cfg     LoaderConfig
+	sampler Sampler
+	feat    int
+	depth   int // per-worker channel capacity
+	free    chan *Batch
 }
 
-// Batch is one mini-batch. X holds N samples row-major, Y their labels and
-// Indices their positions in the data set.
+// Batch is one mini-batch: N samples in X (row-major, N × features),
+// their labels in Y and their positions in the data set in Indices.
 type Batch struct {
 	X       []float32
 	Y       []int32
 	N       int
 	Indices []int
-	owner   *Loader
+
+	owner  *Loader
+	pooled atomic.Bool // in the loader's free pool
+	pcg    rand.PCG
+	rng    *rand.Rand
 }
 
-// Release hands the batch's buffers back to the loader for reuse. It is
-// optional; a batch must not be used after Release.
+// Release hands the batch's buffers back to the loader, which fills them
+// again for a later batch, so that steady-state training allocates nothing
+// per batch. It is optional (a batch never released is garbage collected),
+// and releasing twice is harmless; but neither the batch nor its slices may
+// be used after Release.
 func (b *Batch) Release() {
-	if b == nil || b.owner == nil {
+	if b == nil || b.owner == nil || !b.pooled.CompareAndSwap(false, true) {
 		return
 	}
 	select {
 	case b.owner.free <- b:
-	default: // pool full: let the garbage collector have it
+	default: // pool full: the garbage collector takes it
 	}
 }
 
-// NewLoader returns a loader over ds.
+// NewLoader returns a loader over ds, which must be consistent (see
+// Dataset.Validate) and not empty, and must not change while the loader is
+// in use.
 func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
-	if cfg.BatchSize < 1 {
-		return nil, fmt.Errorf("loader: batch size %d, want at least 1", cfg.BatchSize)
+	if ds == nil {
+		return nil, errors.New("loader: nil data set")
 	}
-	if cfg.WorldSize == 0 {
-		cfg.WorldSize = 1
-	}
-	if cfg.Rank < 0 || cfg.Rank >= cfg.WorldSize {
-		return nil, fmt.Errorf("loader: rank %d outside a world of %d", cfg.Rank, cfg.WorldSize)
-	}
-	if cfg.Workers < 0 {
-		return nil, fmt.Errorf("loader: %d workers", cfg.Workers)
-	}
-	if cfg.Workers > 0 && cfg.Prefetch <= 0 {
-		cfg.Prefetch = 2
+	if err := ds.Validate(); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
 	}
 	if ds.N == 0 {
 		return nil, fmt.Errorf("loader: empty data set %s", ds.Source)
 	}
-	return &Loader{ds: ds, cfg: cfg, feat: ds.Features(), free: make(chan *Batch, cfg.Prefetch+cfg.Workers+1)}, nil
+	if cfg.BatchSize < 1 {
+		return nil, fmt.Errorf("loader: batch size %d, want at least 1", cfg.BatchSize)
+	}
+	if cfg.Workers < 0 || cfg.Prefetch < 0 {
+		return nil, fmt.Errorf("loader: %d workers and prefetch %d, want both ≥ 0", cfg.Workers, cfg.Prefetch)
+	}
+	s := Sampler{N: ds.N, Shuffle: cfg.Shuffle, Seed: cfg.Seed, Rank: cfg.Rank, WorldSize: cfg.WorldSize}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
+	}
+	l := &Loader{ds: ds, cfg: cfg, sampler: s, feat: ds.Features()}
+	if cfg.Workers > 0 {
+		if cfg.Prefetch == 0 {
+			l.cfg.Prefetch = 2
+		}
+		l.depth = (l.cfg.Prefetch + cfg.Workers - 1) / cfg.Workers
+	}
+	// Enough for every batch that can be in flight: ready in the channels,
+	// being filled by the workers, and held by the consumer.
+	l.free = make(chan *Batch, cfg.Workers*(l.depth+1)+2)
+	return l, nil
 }
 
-// shardLen is the number of samples each rank sees per epoch.
-func (l *Loader) shardLen() int {
-	return (l.ds.N + l.cfg.WorldSize - 1) / l.cfg.WorldSize
-}
+// Sampler returns the sampler that orders the loader's epochs.
+func (l *Loader) Sampler() Sampler { return l.sampler }
 
 // Len returns the number of batches per epoch.
 func (l *Loader) Len() int {
-	n := l.shardLen()
+	n := l.sampler.Len()
 	if l.cfg.DropLast {
 		return n / l.cfg.BatchSize
 	}
 	return (n + l.cfg.BatchSize - 1) / l.cfg.BatchSize
 }
 
-// Order returns this rank's sample indices for epoch e, in batch order. It
-// is a pure function of the configuration and e.
-func (l *Loader) Order(e int) []int {
-	n := l.ds.N
-	perm := make([]int, n)
-	for i := range perm {
-		perm[i] = i
+// Order returns this rank's sample indices for epoch e, in batch order
+// (before DropLast); see Sampler.Order.
+func (l *Loader) Order(e int) []int { return l.sampler.Order(e) }
+
+// newBatch takes a batch from the pool, or makes one.
+func (l *Loader) newBatch() *Batch {
+	select {
+	case b := <-l.free:
+		b.pooled.Store(false)
+		return b
+	default:
+		b := &Batch{owner: l}
+		b.rng = rand.New(&b.pcg)
+		return b
 	}
-	if l.cfg.Shuffle {
-		rng := rand.New(rand.NewPCG(l.cfg.Seed, uint64(e)*0x9e3779b97f4a7c15+1))
-		rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-	}
-	w := l.cfg.WorldSize
-	total := l.shardLen() * w
-	for i := n; i < total; i++ {
-		perm = append(perm, perm[i-n])
-	}
-	out := make([]int, 0, total/w)
-	for i := l.cfg.Rank; i < total; i += w {
-		out = append(out, perm[i])
-	}
-	return out
 }
 
-// fill assembles batch j of an epoch's order into b.
+// fill assembles batch j of epoch e's order into b.
 func (l *Loader) fill(b *Batch, order []int, e, j int) {
-	lo := j * l.cfg.BatchSize
-	hi := min(lo+l.cfg.BatchSize, len(order))
+	bs, f := l.cfg.BatchSize, l.feat
+	lo := j * bs
+	hi := min(lo+bs, len(order))
 	n := hi - lo
-	if cap(b.X) < n*l.feat {
-		b.X = make([]float32, l.cfg.BatchSize*l.feat)
-		b.Y = make([]int32, l.cfg.BatchSize)
-		b.Indices = make([]int, l.cfg.BatchSize)
+	if cap(b.X) < bs*f {
+		b.X = make([]float32, bs*f)
+		b.Y = make([]int32, bs)
+		b.Indices = make([]int, bs)
 	}
-	b.X, b.Y, b.Indices, b.N = b.X[:n*l.feat], b.Y[:n], b.Indices[:n], n
-	var rng *rand.Rand
-	if l.cfg.Transform != nil {
-		rng = rand.New(rand.NewPCG(l.cfg.Seed^uint64(e)<<32, uint64(j)))
+	b.X, b.Y, b.Indices, b.N = b.X[:n*f], b.Y[:n], b.Indices[:n], n
+	tf := l.cfg.Transform
+	if tf != nil {
+		b.pcg.Seed(transformSeed(l.cfg.Seed, e, j))
 	}
 	for i, idx := range order[lo:hi] {
-		src := l.ds.X[idx*l.feat : (idx+1)*l.feat]
-		dst := b.X[i*l.feat : (i+1)*l.feat]
-		if l.cfg.Transform != nil {
-			l.cfg.Transform(dst, src, rng)
+		src := l.ds.X[idx*f : (idx+1)*f]
+		dst := b.X[i*f : (i+1)*f]
+		if tf != nil {
+			tf(dst, src, b.rng)
 		} else {
 			copy(dst, src)
 		}
@@ -155,139 +176,143 @@ func (l *Loader) fill(b *Batch, order []int, e, j int) {
 	}
 }
 
-func (l *Loader) newBatch() *Batch {
-	select {
-	case b := <-l.free:
-		return b
-	default:
-		return &Batch{owner: l}
-	}
+// transformSeed derives the PCG seed of batch j of epoch e: a bijection of
+// (e, j) below 2³² each, and a seed word mixed away from the shuffle's.
+func transformSeed(seed uint64, e, j int) (uint64, uint64) {
+	return splitmix64(seed ^ 0xd1b54a32d192ed03), uint64(uint32(e))<<32 | uint64(uint32(j))
 }
 
-// EpochIter iterates over the batches of one epoch.
+// splitmix64 is the finaliser of Steele et al.'s SplitMix64, a bijection
+// that scatters nearby inputs.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// EpochIter iterates over the batches of one epoch. Next and Close are
+// called from one goroutine; Close must be called (defer it).
 type EpochIter struct {
 	l      *Loader
 	e      int
 	order  []int
+	n      int // batches in the epoch
 	next   int
-	n      int
+	parent context.Context
 	ctx    context.Context
 	cancel context.CancelFunc
-	out    chan *Batch
+	chans  []chan *Batch
 	wg     sync.WaitGroup
 	err    error
 }
 
-// Epoch starts epoch e. With workers, batches are assembled in the
-// background, at most Prefetch ahead of the consumer; Close (or cancelling
-// ctx) stops every goroutine before it returns.
+// Epoch starts epoch e. With Workers > 0, batches are assembled in the
+// background, at most Prefetch ahead of the consumer; Close, or cancelling
+// ctx, stops every goroutine of the epoch (Close waits for them to exit).
 func (l *Loader) Epoch(ctx context.Context, e int) *EpochIter {
-	it := &EpochIter{l: l, e: e, order: l.Order(e), n: l.Len()}
+	it := &EpochIter{l: l, e: e, order: l.sampler.Order(e), n: l.Len(), parent: ctx}
 	it.ctx, it.cancel = context.WithCancel(ctx)
-	if l.cfg.Workers > 0 {
-		it.start()
+	if w := l.cfg.Workers; w > 0 {
+		it.chans = make([]chan *Batch, w)
+		for k := range it.chans {
+			it.chans[k] = make(chan *Batch, l.depth)
+		}
+		it.wg.Add(w)
+		for k := range w {
+			go it.work(k)
+		}
 	}
 	return it
 }
 
-// start runs the workers. Worker w assembles batches w, w+W, w+2W, ... and
-// hands them over through its own channel, so the iterator can take them
-// in order by visiting the channels round-robin.
-func (it *EpochIter) start() {
-	w := it.l.cfg.Workers
-	chans := make([]chan *Batch, w)
-	depth := max(1, it.l.cfg.Prefetch/w)
-	for k := range chans {
-		chans[k] = make(chan *Batch, depth)
-	}
-	it.out = make(chan *Batch)
-	for k := 0; k < w; k++ {
-		it.wg.Add(1)
-		go func(k int) {
-			defer it.wg.Done()
-			defer close(chans[k])
-			for j := k; j < it.n; j += w {
-				b := it.l.newBatch()
-				it.l.fill(b, it.order, it.e, j)
-				select {
-				case chans[k] <- b:
-				case <-it.ctx.Done():
-					return
-				}
-			}
-		}(k)
-	}
-	it.wg.Add(1)
-	go func() {
-		defer it.wg.Done()
-		defer close(it.out)
-		for j := 0; j < it.n; j++ {
-			var b *Batch
-			var ok bool
-			select {
-			case b, ok = <-chans[j%w]:
-				if !ok {
-					return
-				}
-			case <-it.ctx.Done():
-				return
-			}
-			select {
-			case it.out <- b:
-			case <-it.ctx.Done():
-				return
-			}
+// work is worker k: it assembles batches k, k+W, k+2W, … and hands them
+// over in order through its own channel, so that Next can take the batches
+// in epoch order by visiting the channels round-robin.
+func (it *EpochIter) work(k int) {
+	defer it.wg.Done()
+	ch := it.chans[k]
+	defer close(ch)
+	w := len(it.chans)
+	for j := k; j < it.n; j += w {
+		if it.ctx.Err() != nil {
+			return
 		}
-	}()
+		b := it.l.newBatch()
+		it.l.fill(b, it.order, it.e, j)
+		select {
+		case ch <- b:
+		case <-it.ctx.Done():
+			b.Release()
+			return
+		}
+	}
 }
 
-// Next returns the next batch, or false at the end of the epoch or when the
-// context is cancelled (then Err says why).
+// Next returns the next batch, or false at the end of the epoch, after
+// Close, or once ctx is cancelled (then Err says why).
 func (it *EpochIter) Next() (*Batch, bool) {
 	if it.next >= it.n {
+		it.cancel() // the workers are done; free the context
 		return nil, false
 	}
-	if it.l.cfg.Workers == 0 {
-		if err := it.ctx.Err(); err != nil {
-			it.err = err
-			return nil, false
-		}
+	if err := it.ctx.Err(); err != nil {
+		it.err = it.parent.Err() // nil when Close stopped the epoch
+		return nil, false
+	}
+	if it.chans == nil {
 		b := it.l.newBatch()
 		it.l.fill(b, it.order, it.e, it.next)
 		it.next++
 		return b, true
 	}
 	select {
-	case b, ok := <-it.out:
-		if !ok {
-			it.err = it.ctx.Err()
-			return nil, false
+	case b, ok := <-it.chans[it.next%len(it.chans)]:
+		if ok {
+			it.next++
+			return b, true
 		}
-		it.next++
-		return b, true
 	case <-it.ctx.Done():
-		it.err = it.ctx.Err()
-		return nil, false
 	}
+	it.err = it.parent.Err()
+	return nil, false
 }
 
-// Err returns why the iteration stopped early, or nil.
-func (it *EpochIter) Err() error {
-	if it.err == context.Canceled && it.next < it.n {
-		return it.err
-	}
-	if it.err == context.Canceled {
-		return nil
-	}
-	return it.err
-}
+// Err returns why the epoch stopped before its end, or nil: the context's
+// error when ctx was cancelled, nil after a full epoch or Close.
+func (it *EpochIter) Err() error { return it.err }
 
-// Close stops the epoch and waits for its goroutines to exit.
+// Close stops the epoch and waits for its goroutines to exit. Batches
+// already handed out stay valid until released. Close may be called more
+// than once.
 func (it *EpochIter) Close() {
 	it.cancel()
-	if it.out != nil {
-		for range it.out { // unblock the orderer
+	it.wg.Wait()
+	for _, ch := range it.chans {
+		for b := range ch { // closed by its worker on exit
+			b.Release()
 		}
 	}
-	it.wg.Wait()
+}
+
+// All returns epoch e for a range-over-func loop: it yields each batch with
+// a nil error, and stops after yielding (nil, err) if ctx is cancelled
+// first. Breaking out of the loop stops the epoch's goroutines.
+func (l *Loader) All(ctx context.Context, e int) iter.Seq2[*Batch, error] {
+	return func(yield func(*Batch, error) bool) {
+		it := l.Epoch(ctx, e)
+		defer it.Close()
+		for {
+			b, ok := it.Next()
+			if !ok {
+				if err := it.Err(); err != nil {
+					yield(nil, err)
+				}
+				return
+			}
+			if !yield(b, nil) {
+				return
+			}
+		}
+	}
 }

