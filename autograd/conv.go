@@ -179,24 +179,19 @@ func conv2DDirect(tp *Tape, x, w, bias *Value, g tensor.ConvGeom) *Value {
 				t, fresh := bias.grad()
 				gb, accB = t.Data, !fresh
 			}
-			switch {
-			case gw != nil && (gb == nil || accW == accB):
-				if gw != nil && gb == nil {
-					tensor.ConvDirectWeightGrad(gw, nil, r.Grad.Data, x.Data.Data, o, g, accW)
-				} else {
-					tensor.ConvDirectWeightGrad(gw, gb, r.Grad.Data, x.Data.Data, o, g, accW)
-				}
-			default:
-				// Mixed accumulation states (or only the bias needs a
-				// gradient): compute into scratch and combine.
-				sw, sb := tp.buf(len(w.Data.Data)), tp.buf(o)
-				tensor.ConvDirectWeightGrad(sw, sb, r.Grad.Data, x.Data.Data, o, g, false)
-				if gw != nil {
-					combine(gw, sw, accW)
-				}
-				if gb != nil {
-					combine(gb, sb, accB)
-				}
+			if gw != nil && (gb == nil || accW == accB) {
+				tensor.ConvDirectWeightGrad(gw, gb, r.Grad.Data, x.Data.Data, o, g, accW)
+				return
+			}
+			// Mixed accumulation states (or only the bias needs a
+			// gradient): compute into scratch and combine.
+			sw, sb := tp.buf(len(w.Data.Data)), tp.buf(o)
+			tensor.ConvDirectWeightGrad(sw, sb, r.Grad.Data, x.Data.Data, o, g, false)
+			if gw != nil {
+				combine(gw, sw, accW)
+			}
+			if gb != nil {
+				combine(gb, sb, accB)
 			}
 		}
 	}

@@ -412,9 +412,5 @@ func writeIDX(fs vfs.FS, path string, x *IDX) error {
 	if err := vfs.WriteFileAtomic(fs, path, buf.Bytes()); err != nil {
 		return fmt.Errorf("write idx %s: %w", path, err)
 	}
-	// The temporary file was private (0600); a data file is not.
-	if err := os.Chmod(path, 0o644); err != nil {
-		return fmt.Errorf("write idx %s: %w", path, err)
-	}
 	return nil
 }

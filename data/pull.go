@@ -196,10 +196,6 @@ func pullFrom(ctx context.Context, src Source, spec DatasetSpec, opts PullOption
 		if err := vfs.WriteFileAtomic(opts.FS, p, got[i]); err != nil {
 			return nil, false, fmt.Errorf("write %s: %w", p, err)
 		}
-		// The temporary file was private (0600); a data set is not.
-		if err := os.Chmod(p, 0o644); err != nil {
-			return nil, false, err
-		}
 		// A stale copy in the other encoding would shadow or confuse.
 		if err := os.Remove(filepath.Join(opts.Dir, other)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, false, err

@@ -19,9 +19,8 @@ import "C"
 
 import "unsafe"
 
-// The cgo build runs the convolution kernels compiled by gcc (vectorised);
-// the Go versions remain the reference and the pure-Go build's kernels.
-const cKernels = true
+// The cgo build runs the kernels of kernels_c.c, compiled by gcc
+// (vectorised); the Go kernels stay the reference.
 
 // DirectConv reports whether ConvDirect and ConvDirectWeightGrad run
 // vectorised C; callers use them instead of im2col + GEMM where the

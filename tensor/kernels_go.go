@@ -2,8 +2,7 @@
 
 package tensor
 
-// The pure-Go build runs the Go convolution kernels.
-const cKernels = false
+// The pure-Go build runs the Go kernels of conv.go and elementwise.go.
 
 // DirectConv is false in the pure-Go build: convolutions use im2col +
 // GEMM.

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kiln-ml/kiln/data"
 	"github.com/kiln-ml/kiln/tensor"
 )
 
@@ -28,16 +28,7 @@ func writeJSON(w io.Writer, v any) int {
 }
 
 // kilnHome returns KILN_HOME, by default ~/.kiln.
-func kilnHome() string {
-	if h := os.Getenv("KILN_HOME"); h != "" {
-		return h
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ".kiln"
-	}
-	return filepath.Join(home, ".kiln")
-}
+func kilnHome() string { return data.KilnHome() }
 
 // parseFlags parses args into fs, allowing flags after positional
 // arguments, and applies a YAML --config file first when the flag set has

@@ -14,6 +14,7 @@ import (
 // File is a file open for writing.
 type File interface {
 	io.Writer
+	Chmod(mode os.FileMode) error
 	Sync() error
 	Close() error
 	Name() string
@@ -47,7 +48,8 @@ func (osFS) SyncDir(dir string) error {
 
 // WriteFileAtomic writes b to path so that a reader sees either the old
 // file or all of b: into a temporary file in the same directory, synced,
-// renamed over path, then the directory synced. On any error the temporary
+// renamed over path, then the directory synced. The file is readable by
+// all (0644; os.CreateTemp makes it private). On any error the temporary
 // file is removed and path is untouched.
 func WriteFileAtomic(fs FS, path string, b []byte) (err error) {
 	dir := filepath.Dir(path)
@@ -61,6 +63,9 @@ func WriteFileAtomic(fs FS, path string, b []byte) (err error) {
 			fs.Remove(tmp.Name())
 		}
 	}()
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
 	if _, err = tmp.Write(b); err != nil {
 		return err
 	}

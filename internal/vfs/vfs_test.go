@@ -23,6 +23,9 @@ func TestWriteFileAtomicFailures(t *testing.T) {
 	if err := vfs.WriteFileAtomic(count, path, old); err != nil {
 		t.Fatal(err)
 	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Fatalf("written file mode %v (%v), want 0644", st.Mode().Perm(), err)
+	}
 	n := count.Ops()
 	if n < 5 {
 		t.Fatalf("only %d operations counted: %v", n, count.Log)
