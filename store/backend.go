@@ -1,0 +1,91 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+)
+
+// sqliteMagic opens every SQLite database file.
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// openSQLite opens path in WAL mode with a busy timeout, writers taking
+// the lock at BEGIN (so that two processes never deadlock upgrading a read
+// lock), and checks that an existing file is a sound SQLite database
+// before anything can write to it.
+func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	if err := checkSQLiteFile(path); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	// A quick check reads every page once; a store of millions of metric
+	// rows takes well under a second.
+	var res string
+	if err := db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
+		db.Close()
+		if isCorrupt(err) {
+			return nil, &CorruptError{Path: path, Err: err}
+		}
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	if res != "ok" {
+		db.Close()
+		return nil, &CorruptError{Path: path, Err: fmt.Errorf("quick_check: %s", res)}
+	}
+	return db, nil
+}
+
+// checkSQLiteFile returns a CorruptError when path exists, is not empty
+// and does not start with SQLite's header; it only reads the file.
+func checkSQLiteFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteMagic))
+	n, err := io.ReadFull(f, head)
+	if n == 0 && (err == io.EOF) {
+		return nil // an empty file: SQLite makes a database of it
+	}
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	if !bytes.Equal(head[:n], sqliteMagic) {
+		return &CorruptError{Path: path, Err: fmt.Errorf("the file does not start with the SQLite header (first bytes %q)", head[:n])}
+	}
+	return nil
+}
+
+// openPostgres connects through pgx's database/sql driver.
+func openPostgres(ctx context.Context, dsn string) (*sql.DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", redactDSN(dsn), err)
+	}
+	db.SetMaxOpenConns(8)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", redactDSN(dsn), err)
+	}
+	return db, nil
+}

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+)
+
+// Recorder is what a command records its run through: parameters,
+// metrics, the artifacts it read and the ones it wrote, and its end. *Run
+// implements it against a store; Discard records nothing, so that code
+// taking a Recorder runs and tests without a database.
+type Recorder interface {
+	// ID returns the run's id in the store, 0 for Discard.
+	ID() int64
+	SetParams(ctx context.Context, params map[string]string) error
+	// LogMetric buffers a value; it never waits for I/O.
+	LogMetric(name string, step int64, value float64)
+	UsePath(ctx context.Context, path, role string) (Artifact, error)
+	ProducePath(ctx context.Context, path, role string) (Artifact, error)
+	Use(ctx context.Context, a Artifact, role string) error
+	Produce(ctx context.Context, a Artifact, role string) error
+	End(ctx context.Context, runErr error) error
+}
+
+var _ Recorder = (*Run)(nil)
+
+// Discard is a Recorder that records nothing.
+var Discard Recorder = discard{}
+
+type discard struct{}
+
+func (discard) ID() int64                                          { return 0 }
+func (discard) SetParams(context.Context, map[string]string) error { return nil }
+func (discard) LogMetric(string, int64, float64)                   {}
+func (discard) UsePath(context.Context, string, string) (Artifact, error) {
+	return Artifact{}, nil
+}
+func (discard) ProducePath(context.Context, string, string) (Artifact, error) {
+	return Artifact{}, nil
+}
+func (discard) Use(context.Context, Artifact, string) error     { return nil }
+func (discard) Produce(context.Context, Artifact, string) error { return nil }
+func (discard) End(context.Context, error) error                { return nil }
+
+// CurrentCode returns the version of the running binary's code: the git
+// commit and modified flag Go stamped into it at build time, or, when the
+// binary carries none (go run, go test), what git says of the work tree
+// holding dir (commit "" when that is no git tree either).
+func CurrentCode(dir string) CodeVersion {
+	var cv CodeVersion
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				cv.Commit = s.Value
+			case "vcs.modified":
+				cv.Dirty = s.Value == "true"
+			}
+		}
+	}
+	if cv.Commit != "" {
+		return cv
+	}
+	if dir == "" {
+		dir = "."
+	}
+	dir, _ = filepath.Abs(dir)
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return cv
+	}
+	cv.Commit = strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
+	cv.Dirty = err == nil && len(strings.TrimSpace(string(st))) > 0
+	return cv
+}
