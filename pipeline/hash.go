@@ -19,17 +19,25 @@ import (
 // order), so that renaming, adding, removing or changing any file
 // changes it. Symbolic links are hashed by their target's name.
 func HashPath(path string) (string, error) {
+	h, _, err := hashTree(path)
+	return h, err
+}
+
+// hashTree returns HashPath's hash and the content hash (hex SHA-256) of
+// every file, by path relative to path ("" for a file itself).
+func hashTree(path string) (string, map[string]string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if !fi.IsDir() {
 		h, _, err := hashFile(path)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		return "sha256:" + h, nil
+		return "sha256:" + h, map[string]string{"": h}, nil
 	}
+	files := map[string]string{}
 	tree := sha256.New()
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -48,21 +56,23 @@ func HashPath(path string) (string, error) {
 				return err
 			}
 			fmt.Fprintf(tree, "l %q %q\n", rel, target)
+			files[rel] = "link:" + target
 		case d.Type().IsRegular():
 			h, n, err := hashFile(p)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(tree, "f %q %d %s\n", rel, n, h)
+			files[rel] = h
 		default:
 			return fmt.Errorf("%s: not a regular file, folder or link", p)
 		}
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
+		return "", nil, fmt.Errorf("hash %s: %w", path, err)
 	}
-	return "sha256:" + hex.EncodeToString(tree.Sum(nil)), nil
+	return "sha256:" + hex.EncodeToString(tree.Sum(nil)), files, nil
 }
 
 func hashFile(path string) (string, int64, error) {

@@ -24,6 +24,9 @@ const (
 	EnvParentRun = "KILN_PARENT_RUN"
 	// EnvStep holds the step's name.
 	EnvStep = "KILN_PIPELINE_STEP"
+	// EnvCacheKey holds the step's cache key (StepKey), which the step's
+	// run records.
+	EnvCacheKey = "KILN_CACHE_KEY"
 )
 
 // Runner runs a validated pipeline: each step as a child process of Exe
@@ -49,6 +52,9 @@ type Runner struct {
 	Cache *Cache
 	// Recorder, when not nil, records the run and its steps.
 	Recorder Recorder
+	// Amended, when not nil, accepts outputs rewritten since their step
+	// ran (see Cache.Lookup).
+	Amended Amended
 	// Code is the code version that goes into every step's key.
 	Code CodeVersion
 	// LogDir, when set, receives one log file per step (its standard
@@ -246,10 +252,13 @@ func (r *Runner) runStep(ctx context.Context, s *Step, sr StepResult, forced boo
 	case r.Cache == nil:
 		sr.Reason = "no cache"
 	default:
-		e, why := r.Cache.Lookup(sr.Key)
+		e, why := r.Cache.Lookup(sr.Key, r.Amended)
 		if e != nil {
 			sr.State, sr.Outputs = Cached, e.Outputs
 			sr.Reason = "result of " + e.Finished.Format(time.RFC3339)
+			if e.Amended {
+				sr.Reason += ", outputs amended by a recorded deletion"
+			}
 			if e.RunID != "" {
 				sr.Reason += " (run " + e.RunID + ")"
 			}
@@ -279,7 +288,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, sr StepResult, forced boo
 	var stdout bytes.Buffer
 	cmd := exec.CommandContext(ctx, r.Exe, sr.Command...)
 	cmd.Dir = r.Dir
-	cmd.Env = append(append(os.Environ(), r.Env...), EnvParentRun+"="+runID, EnvStep+"="+s.Name)
+	cmd.Env = append(append(os.Environ(), r.Env...), EnvParentRun+"="+runID, EnvStep+"="+s.Name, EnvCacheKey+"="+sr.Key)
 	cmd.Stderr = logw
 	cmd.Stdout = logw
 	if s.Stdout != "" {
@@ -309,17 +318,19 @@ func (r *Runner) runStep(ctx context.Context, s *Step, sr StepResult, forced boo
 			return fail("stdout: write %s: %v", s.Stdout, err)
 		}
 	}
+	manifests := map[string]map[string]string{}
 	for _, o := range s.allOutputs() {
-		h, err := HashPath(o.Path)
+		h, files, err := hashTree(o.Path)
 		if err != nil {
 			return fail("the step succeeded but did not write its output %s (%s): %v", o.Name, o.Path, err)
 		}
 		sr.Outputs = append(sr.Outputs, PortHash{Name: o.Name, Path: o.Path, Hash: h})
+		manifests[o.Name] = files
 	}
 	sr.State, sr.Seconds = Done, time.Since(t0).Seconds()
 	if r.Cache != nil {
 		e := &Entry{Key: sr.Key, Step: s.Name, Kind: s.Kind, Command: sr.Command, Inputs: sr.Inputs,
-			Outputs: sr.Outputs, RunID: runID, Finished: time.Now().UTC(), Seconds: sr.Seconds}
+			Outputs: sr.Outputs, Files: manifests, RunID: runID, Finished: time.Now().UTC(), Seconds: sr.Seconds}
 		if err := r.Cache.Store(e); err != nil {
 			// The step's work is done and its outputs are in place; only
 			// the next run's skip is lost, which the result says.

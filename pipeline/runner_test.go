@@ -403,3 +403,50 @@ func TestDisplayPlain(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestAmendedOutput: an output file rewritten by a recorded deletion is
+// kept (its producer stays cached, its consumer re-runs); any other
+// change to the output re-runs the producer.
+func TestAmendedOutput(t *testing.T) {
+	e := newRunEnv(t)
+	src := `steps:
+  make:
+    kind: write
+    params: {text: "a,b\n1,2\n3,4\n"}
+    outputs: {out: rows.csv}
+  use:
+    kind: write
+    inputs: {in: rows.csv}
+    outputs: {out: used.txt}
+`
+	if _, _, ran := e.run(src, nil); !reflect.DeepEqual(ran, []string{"make", "use"}) {
+		t.Fatalf("first run: %v", ran)
+	}
+	csv := filepath.Join(e.dir, "rows.csv")
+	old, _, _ := hashFile(csv)
+	os.WriteFile(csv, []byte("a,b\n3,4\n"), 0o644) // row 1 deleted
+	now, _, _ := hashFile(csv)
+	var asked []string
+	amended := func(file, o, n string, since time.Time) bool {
+		asked = append(asked, file)
+		return file == csv && o == old && n == now && !since.IsZero()
+	}
+	_, states, ran := e.run(src, func(r *Runner) { r.Amended = amended })
+	if !reflect.DeepEqual(ran, []string{"use"}) || states["make"] != Cached || !reflect.DeepEqual(asked, []string{csv}) {
+		t.Fatalf("after the deletion: ran %v, states %v, asked %v", ran, states, asked)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.dir, "used.txt")); string(b) != "a,b\n3,4\n" {
+		t.Fatalf("used.txt = %q", b)
+	}
+	// The amended entry was rewritten: no question the next time.
+	asked = nil
+	if _, _, ran = e.run(src, func(r *Runner) { r.Amended = amended }); len(ran) != 0 || len(asked) != 0 {
+		t.Fatalf("third run: ran %v, asked %v", ran, asked)
+	}
+	// A change nobody recorded re-makes the file (and so its consumer,
+	// which now reads the rows of the first run again).
+	os.WriteFile(csv, []byte("tampered\n"), 0o644)
+	if _, _, ran = e.run(src, func(r *Runner) { r.Amended = amended }); !reflect.DeepEqual(ran, []string{"make", "use"}) {
+		t.Fatalf("tampered: ran %v", ran)
+	}
+}
