@@ -26,19 +26,19 @@ type Cache struct {
 
 // Entry is one cached step result.
 type Entry struct {
-	Key      string     `json:"key"`
-	Step     string     `json:"step"`
-	Kind     string     `json:"kind"`
-	Command  []string   `json:"command"`
-	Inputs   []PortHash `json:"inputs"`
-	Outputs  []PortHash `json:"outputs"`
+	Key     string     `json:"key"`
+	Step    string     `json:"step"`
+	Kind    string     `json:"kind"`
+	Command []string   `json:"command"`
+	Inputs  []PortHash `json:"inputs"`
+	Outputs []PortHash `json:"outputs"`
 	// Files holds, for each output by name, the content hash (hex SHA-256)
 	// of each of its files by relative path ("" for an output that is a
 	// file), so that a change can be traced to the files that changed.
 	Files    map[string]map[string]string `json:"files,omitempty"`
-	RunID    string     `json:"run_id,omitempty"`
-	Finished time.Time  `json:"finished"`
-	Seconds  float64    `json:"seconds"`
+	RunID    string                       `json:"run_id,omitempty"`
+	Finished time.Time                    `json:"finished"`
+	Seconds  float64                      `json:"seconds"`
 	// Amended is set once an output was found rewritten by a recorded
 	// deletion and accepted.
 	Amended bool `json:"amended,omitempty"`
