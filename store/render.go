@@ -90,4 +90,3 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 	fmt.Fprintln(bw, "}")
 	return bw.Flush()
 }
-

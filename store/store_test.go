@@ -53,4 +53,3 @@ func TestPostgres(t *testing.T) {
 		return store.Options{Home: t.TempDir(), DSN: dsn}
 	})
 }
-
