@@ -29,7 +29,7 @@ fmt-check:
 test: fmt-check vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
 	$(GO) test -count=1 ./tensor/... ./autograd/... ./nn/...
-	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/...
+	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/... ./pipeline/...
 
 race:
 	$(GO) test -race -tags '$(TAGS)' ./...
@@ -44,9 +44,12 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseSpec -fuzztime 30s ./label/
 	$(GO) test -run XXX -fuzz FuzzParseJSONRecord -fuzztime 30s ./label/
 	$(GO) test -run XXX -fuzz FuzzParseWrench -fuzztime 30s ./label/
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./pipeline/
 
+# The quickstart is a pipeline (examples/quickstart/pipeline.yaml): a second
+# run skips every cached step. KILN_THREADS=N sets its threads variable.
 quickstart: build
-	$(BIN) quickstart
+	$(BIN) pipeline run examples/quickstart/pipeline.yaml $(if $(KILN_THREADS),--set threads=$(KILN_THREADS))
 
 bench-train_vs_torch: build
 	bash bench/train_vs_torch/run.sh

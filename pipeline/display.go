@@ -24,7 +24,7 @@ func FormatTable(steps []StepResult, now time.Time) []string {
 	for _, s := range steps {
 		secs := ""
 		switch {
-		case s.State == Running && !s.Started.IsZero():
+		case (s.State == Running || s.State == Checking) && !s.Started.IsZero():
 			secs = fmt.Sprintf("%.1fs", now.Sub(s.Started).Seconds())
 		case s.State == Done || s.State == Failed || s.State == Cached:
 			secs = fmt.Sprintf("%.1fs", s.Seconds)
@@ -67,7 +67,7 @@ func (d *Display) Update(steps []StepResult) {
 			if i < len(d.steps) && d.steps[i].State == s.State {
 				continue
 			}
-			if s.State == Pending {
+			if s.State == Pending || s.State == Checking {
 				continue
 			}
 			fmt.Fprintln(d.w, plainLine(s))

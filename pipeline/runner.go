@@ -123,6 +123,7 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Result, error) {
 	jobs := max(r.Jobs, 1)
 	st := make([]State, n)
 	done := make(chan StepResult)
+	started := make(chan int)
 	index := map[string]int{}
 	for i, s := range g.Steps {
 		index[s.Name] = i
@@ -165,17 +166,28 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Result, error) {
 				finish(sr)
 				continue
 			}
-			st[i] = Running
-			res.Steps[i].State, res.Steps[i].Started = Running, time.Now()
+			st[i] = Checking
+			res.Steps[i].State, res.Steps[i].Started = Checking, time.Now()
 			running++
-			go func(i int, sr StepResult) { done <- r.runStep(ctx, g.Steps[i], sr, forced[i], res.RunID) }(i, res.Steps[i])
+			go func(i int, sr StepResult) {
+				done <- r.runStep(ctx, g.Steps[i], sr, forced[i], res.RunID, func() { started <- i })
+			}(i, res.Steps[i])
 		}
 		notify()
 		if running == 0 {
 			break
 		}
-		finish(<-done)
-		running--
+		for waiting := true; waiting; {
+			select {
+			case i := <-started:
+				st[i], res.Steps[i].State = Running, Running
+				notify()
+			case sr := <-done:
+				finish(sr)
+				running--
+				waiting = false
+			}
+		}
 	}
 	res.Status = "succeeded"
 	for _, s := range st {
@@ -202,14 +214,8 @@ func (r *Runner) forced(g *Graph) []bool {
 		return all
 	}
 	var roots []int
-	for i, s := range g.Steps {
-		for _, o := range s.allOutputs() {
-			for _, p := range r.ForceOutputs {
-				if within(p, o.Path) || within(o.Path, p) {
-					roots = append(roots, i)
-				}
-			}
-		}
+	for _, p := range r.ForceOutputs {
+		roots = append(roots, g.Producers(p)...)
 	}
 	return Descendants(g.Deps, roots)
 }
@@ -231,7 +237,8 @@ func (r *Runner) blocker(g *Graph, st []State, i int) string {
 
 // runStep hashes a step's inputs, reuses a cached result when it can, and
 // otherwise runs the step's process and records its outputs.
-func (r *Runner) runStep(ctx context.Context, s *Step, sr StepResult, forced bool, runID string) StepResult {
+// It calls started just before the process starts.
+func (r *Runner) runStep(ctx context.Context, s *Step, sr StepResult, forced bool, runID string, started func()) StepResult {
 	t0 := time.Now()
 	fail := func(format string, args ...any) StepResult {
 		sr.State, sr.Error = Failed, fmt.Sprintf(format, args...)
@@ -288,13 +295,20 @@ func (r *Runner) runStep(ctx context.Context, s *Step, sr StepResult, forced boo
 	var stdout bytes.Buffer
 	cmd := exec.CommandContext(ctx, r.Exe, sr.Command...)
 	cmd.Dir = r.Dir
-	cmd.Env = append(append(os.Environ(), r.Env...), EnvParentRun+"="+runID, EnvStep+"="+s.Name, EnvCacheKey+"="+sr.Key)
+	cmd.Env = append(append(os.Environ(), r.Env...), EnvStep+"="+s.Name, EnvCacheKey+"="+sr.Key)
+	if r.Recorder != nil {
+		cmd.Env = append(cmd.Env, EnvParentRun+"="+runID)
+	}
 	cmd.Stderr = logw
 	cmd.Stdout = logw
 	if s.Stdout != "" {
 		cmd.Stdout = &stdout
 	}
+	// On an interrupt the step gets SIGINT and 5 s to stop before SIGKILL,
+	// so that it can end its recorded run.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
+	started()
 	err := cmd.Run()
 	if err != nil {
 		var ee *exec.ExitError

@@ -94,15 +94,16 @@ type State int
 // The states of a step. Pending steps wait for their dependencies;
 // Blocked ones will not run because a dependency failed.
 const (
-	Pending State = iota
-	Running
+	Pending  State = iota
+	Checking // hashing inputs and looking for a cached result
+	Running  // its process runs
 	Done    // ran and succeeded
 	Cached  // skipped: a cached result matched
 	Failed  // ran and failed
 	Blocked // not run: a step it depends on failed or was blocked
 )
 
-var stateNames = [...]string{"pending", "running", "done", "cached", "failed", "blocked"}
+var stateNames = [...]string{"pending", "checking", "running", "done", "cached", "failed", "blocked"}
 
 // String names the state as the table and --json show it.
 func (s State) String() string {
@@ -114,6 +115,17 @@ func (s State) String() string {
 
 // MarshalText makes a State print as its name in JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a State from its name.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown step state %q", b)
+}
 
 // Finished reports whether the state is final.
 func (s State) Finished() bool { return s >= Done }

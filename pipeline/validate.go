@@ -122,3 +122,18 @@ func sortedCopy(s []string) []string {
 	sort.Strings(c)
 	return c
 }
+
+// Producers returns the steps that write path or a path inside it, or
+// whose output folder holds it.
+func (g *Graph) Producers(path string) []int {
+	var out []int
+	for i, s := range g.Steps {
+		for _, o := range s.allOutputs() {
+			if within(path, o.Path) || within(o.Path, path) {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/kiln-ml/kiln/pipeline"
+	"github.com/kiln-ml/kiln/store"
+)
+
+// storeRecorder records a pipeline run into the store: the run itself
+// (kind "pipeline"), each step's state as a parameter of it, and, for the
+// steps that started no process (cached, blocked, or failed before the
+// child recorded itself), a run of kind "pipeline.step" under it. The
+// steps that ran recorded their own runs, linked by KILN_PARENT_RUN.
+type storeRecorder struct {
+	s   *store.Store
+	dir string
+	src []byte
+	run *store.Run
+}
+
+func (r *storeRecorder) StartPipeline(ctx context.Context, p pipeline.PipelineStart) (string, error) {
+	parent, err := store.ParentRunFromEnv()
+	if err != nil {
+		return "", err
+	}
+	run, err := r.s.StartRun(ctx, store.RunSpec{
+		Kind: "pipeline", Name: filepath.Base(p.File), Command: p.Args, Parent: parent, Code: store.CurrentCode(r.dir),
+		Config: map[string]any{"file": p.File, "sha256": p.FileSHA256, "content": string(r.src), "steps": p.Steps},
+	})
+	if err != nil {
+		return "", err
+	}
+	r.run = run
+	if err := run.SetParams(ctx, map[string]string{"binary_sha256": p.Code.Binary}); err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(run.ID(), 10), nil
+}
+
+func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline.StepResult) error {
+	if err := r.run.SetParams(ctx, map[string]string{"step." + s.Name: s.State.String()}); err != nil {
+		return err
+	}
+	switch s.State {
+	case pipeline.Done:
+		return nil // the step's process recorded its run
+	case pipeline.Failed:
+		kids, err := r.s.ListRuns(ctx, store.RunFilter{Parent: r.run.ID(), Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, k := range kids {
+			if k.Name == s.Name {
+				return nil
+			}
+		}
+	}
+	run, err := r.s.StartRun(ctx, store.RunSpec{
+		Kind: "pipeline.step", Name: s.Name, Command: append([]string{"kiln"}, s.Command...), Parent: r.run.ID(),
+		CacheKey: s.Key, Config: map[string]any{"kind": s.Kind}, Code: store.CurrentCode(r.dir),
+	})
+	if err != nil {
+		return err
+	}
+	switch s.State {
+	case pipeline.Cached:
+		for _, in := range s.Inputs {
+			if _, err := run.UsePath(ctx, in.Path, in.Name); err != nil {
+				run.EndStatus(ctx, store.Failed, err.Error())
+				return err
+			}
+		}
+		for _, o := range s.Outputs {
+			if _, err := run.ProducePath(ctx, o.Path, o.Name); err != nil {
+				run.EndStatus(ctx, store.Failed, err.Error())
+				return err
+			}
+		}
+		return run.EndStatus(ctx, store.Cached, s.Reason)
+	case pipeline.Blocked:
+		return run.EndStatus(ctx, store.Blocked, s.Reason)
+	}
+	return run.EndStatus(ctx, store.Failed, s.Error)
+}
+
+func (r *storeRecorder) EndPipeline(ctx context.Context, runID, status string) error {
+	if status == "succeeded" {
+		return r.run.End(ctx, nil)
+	}
+	return r.run.EndStatus(ctx, store.Failed, "a step failed")
+}
+
+// amended accepts a file of a cached output that recorded deletions
+// rewrote, after the result was made, from content hash old to new.
+func (r *storeRecorder) amended(file, old, new string, since time.Time) bool {
+	ds, err := r.s.DeletionsAt(context.Background(), file)
+	if err != nil {
+		return false
+	}
+	cur := old
+	for _, d := range ds {
+		if d.Path == file && d.OldHash == cur && !d.Ended.Before(since) {
+			cur = d.NewHash
+		}
+	}
+	return cur == new
+}
+
+// String names the recorder in errors.
+func (r *storeRecorder) String() string { return fmt.Sprintf("store %s", r.s.Where()) }
