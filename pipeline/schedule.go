@@ -95,12 +95,12 @@ type State int
 // Blocked ones will not run because a dependency failed.
 const (
 	Pending  State = iota
-	Checking // hashing inputs and looking for a cached result
-	Running  // its process runs
-	Done    // ran and succeeded
-	Cached  // skipped: a cached result matched
-	Failed  // ran and failed
-	Blocked // not run: a step it depends on failed or was blocked
+	Checking       // hashing inputs and looking for a cached result
+	Running        // its process runs
+	Done           // ran and succeeded
+	Cached         // skipped: a cached result matched
+	Failed         // ran and failed
+	Blocked        // not run: a step it depends on failed or was blocked
 )
 
 var stateNames = [...]string{"pending", "checking", "running", "done", "cached", "failed", "blocked"}
