@@ -37,7 +37,7 @@ func verbs() map[string]verb {
 		"data":       {runData, "data pull mnist|fashion-mnist"},
 		"label":      {runLabel, "label apply|analyze|fit|predict: labeling functions and label models"},
 		"pipeline":   {runPipeline, "pipeline run|check FILE: run a YAML DAG of kiln steps, skipping cached ones"},
-		"quickstart": {runQuickstart, "pull MNIST, train the MLP for one epoch, evaluate and save it"},
+		"quickstart": {runQuickstart, "the quickstart pipeline: pull MNIST, train the MLP for one epoch, evaluate, register"},
 		"version":    {runVersion, "print the version"},
 	}
 }
