@@ -450,3 +450,20 @@ func TestAmendedOutput(t *testing.T) {
 		t.Fatalf("tampered: ran %v", ran)
 	}
 }
+
+func TestDisplayTerminal(t *testing.T) {
+	var b strings.Builder
+	d := NewDisplay(&b, true)
+	t0 := time.Now()
+	d.now = func() time.Time { return t0.Add(2 * time.Second) }
+	d.Update([]StepResult{{Name: "a", Kind: "train", State: Running, Started: t0}})
+	first := b.String()
+	if first != "\r\033[KSTEP  KIND   STATE       TIME\n\r\033[Ka     train  running     2.0s\n" {
+		t.Fatalf("first draw %q", first)
+	}
+	d.Redraw()
+	// The second draw moves up over the two lines and redraws them.
+	if again := strings.TrimPrefix(b.String(), first); again != "\033[2A"+first {
+		t.Fatalf("redraw %q", again)
+	}
+}
