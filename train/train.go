@@ -106,6 +106,14 @@ type Hooks struct {
 	Epoch func(EpochStats)
 }
 
+// MetricLogger receives metric values over steps; a metadata store's run
+// (store.Run) implements it. LogMetric is called on the training loop's
+// goroutine after every step, so it must only buffer: the store writes
+// its buffer in batches from another goroutine.
+type MetricLogger interface {
+	LogMetric(name string, step int64, value float64)
+}
+
 // NonFiniteLossError reports that a step's loss was NaN or infinite.
 // Training stops before that step's update, so the model keeps the weights
 // of the last step whose loss was finite.
@@ -124,6 +132,10 @@ type Trainer struct {
 	Opt   nn.Optimizer
 	Cfg   Config
 	Hooks Hooks
+	// Metrics, when set, is given every step's "loss" and "lr" and every
+	// epoch's "train_loss", "train_accuracy", "test_loss",
+	// "test_accuracy" and "samples_per_s" (at the epoch's last step).
+	Metrics MetricLogger
 	// Backward, when set, replaces tape.Backward(loss): data-parallel
 	// training uses it to average gradients across ranks.
 	Backward func(tp *autograd.Tape, loss *autograd.Value) error
@@ -166,6 +178,9 @@ func (t *Trainer) Run(ctx context.Context, batches Batches, test *EvalSet) (*Res
 			res.TestLoss, res.TestAccuracy = stats.TestLoss, stats.TestAcc
 		}
 		res.Epochs = append(res.Epochs, stats)
+		if t.Metrics != nil {
+			t.logEpoch(int64(step), stats, test != nil)
+		}
 		if t.Hooks.Epoch != nil {
 			t.Hooks.Epoch(stats)
 		}
@@ -178,6 +193,16 @@ func (t *Trainer) Run(ctx context.Context, batches Batches, test *EvalSet) (*Res
 	}
 	t.finish(res)
 	return res, nil
+}
+
+func (t *Trainer) logEpoch(step int64, s EpochStats, tested bool) {
+	t.Metrics.LogMetric("train_loss", step, s.TrainLoss)
+	t.Metrics.LogMetric("train_accuracy", step, s.TrainAcc)
+	t.Metrics.LogMetric("samples_per_s", step, s.SamplesPerS)
+	if tested {
+		t.Metrics.LogMetric("test_loss", step, s.TestLoss)
+		t.Metrics.LogMetric("test_accuracy", step, s.TestAcc)
+	}
 }
 
 func (t *Trainer) finish(res *Result) {
@@ -246,6 +271,10 @@ func (t *Trainer) epoch(ctx context.Context, batches Batches, e int, step *int, 
 		st.correct += correct
 		st.lossSum += loss
 		st.lastLoss = loss
+		if t.Metrics != nil {
+			t.Metrics.LogMetric("loss", int64(*step), loss)
+			t.Metrics.LogMetric("lr", int64(*step), t.Opt.LR())
+		}
 		if t.Hooks.Step != nil {
 			t.Hooks.Step(StepInfo{Epoch: e + 1, Step: *step, StepInEpoch: st.steps, StepsPerEpoch: perEpoch, Loss: loss, LR: t.Opt.LR(), Elapsed: time.Since(start)})
 		}

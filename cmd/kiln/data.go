@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kiln-ml/kiln/data"
+	"github.com/kiln-ml/kiln/store"
 )
 
 const dataUsage = `usage: kiln data pull NAME [flags]
@@ -70,6 +71,10 @@ func runDataPull(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
+	rec, err := startRecording(ctx, "data.pull", append([]string{"data", "pull"}, args...), flagConfig(fs))
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
 	prog := newPullProgress(stderr)
 	opts := data.PullOptions{Dir: *dir, From: *from, NoFallback: *noFallback, Log: prog, Progress: prog.update}
 	if *mirrors != "" {
@@ -77,7 +82,10 @@ func runDataPull(args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := data.Pull(ctx, name, opts)
 	prog.clear()
-	if err != nil {
+	if err == nil {
+		err = recordPull(ctx, rec, res)
+	}
+	if err := rec.end(ctx, err, stderr); err != nil {
 		return fail(stderr, "%v", err)
 	}
 	if *asJSON {
@@ -85,6 +93,20 @@ func runDataPull(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: %d files in %s (source: %s)\n", res.Dataset, len(res.Files), res.Dir, res.Source)
 	return exitOK
+}
+
+// recordPull records the pulled folder as the run's output and as a
+// version of the data set.
+func recordPull(ctx context.Context, rec *recording, res *data.PullResult) error {
+	if err := rec.rec.SetParams(ctx, map[string]string{"dataset": res.Dataset, "source": res.Source}); err != nil {
+		return err
+	}
+	a, err := rec.rec.ProducePath(ctx, res.Dir, "data")
+	if err != nil || rec.store == nil {
+		return err
+	}
+	_, err = rec.store.RecordDataset(ctx, store.Dataset{Name: res.Dataset, ArtifactID: a.ID, RunID: rec.rec.ID(), Source: res.Source, Rows: -1})
+	return err
 }
 
 // pullProgress is the pull's log writer; on a terminal it also draws a

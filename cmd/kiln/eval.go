@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"image"
@@ -9,10 +10,12 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/kiln-ml/kiln/data"
 	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/store"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/train"
 )
@@ -38,27 +41,53 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	}
 	runtime.GOMAXPROCS(*threads)
 	tensor.SetThreads(*threads)
-	info, m, err := nn.LoadModel(*modelDir)
+	ctx := context.Background()
+	rec, err := startRecording(ctx, "eval", append([]string{"eval"}, args...), flagConfig(fs))
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	name := *dataName
+	name, n, loss, acc, err := evalModel(ctx, rec.rec, *modelDir, *dataName, *dataDir, stderr)
+	if err := rec.end(ctx, err, stderr); err != nil {
+		return fail(stderr, "%v", err)
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"model": *modelDir, "data": name, "samples": n, "test_loss": loss, "test_accuracy": acc})
+	}
+	fmt.Fprintf(stdout, "%s on %s test (%d samples): accuracy %.4f, loss %.4f\n", *modelDir, name, n, acc, loss)
+	return exitOK
+}
+
+// evalModel evaluates the model in modelDir on a data set's test split
+// and records the model and data folders it read and the metrics.
+func evalModel(ctx context.Context, rec store.Recorder, modelDir, dataName, dataDir string, stderr io.Writer) (name string, n int, loss, acc float64, err error) {
+	info, m, err := nn.LoadModel(modelDir)
+	if err != nil {
+		return "", 0, 0, 0, err
+	}
+	name = dataName
 	if name == "" {
 		name = info.Data
 	}
-	ds, err := openDataset(name, *dataDir, stderr)
+	ds, err := openDataset(name, dataDir, stderr)
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return "", 0, 0, 0, err
 	}
 	if ds.features != tensor.Numel(info.Config.Input) {
-		return fail(stderr, "eval: model %s takes inputs of shape %v, data set %s has %v", *modelDir, info.Config.Input, name, ds.sampleShape)
+		return "", 0, 0, 0, fmt.Errorf("eval: model %s takes inputs of shape %v, data set %s has %v", modelDir, info.Config.Input, name, ds.sampleShape)
 	}
-	loss, acc := train.Evaluate(m, ds.test, info.Config.Input, 1000)
-	if *asJSON {
-		return writeJSON(stdout, map[string]any{"model": *modelDir, "data": name, "samples": ds.test.N, "test_loss": loss, "test_accuracy": acc})
+	if _, err := rec.UsePath(ctx, modelDir, "model"); err != nil {
+		return "", 0, 0, 0, err
 	}
-	fmt.Fprintf(stdout, "%s on %s test (%d samples): accuracy %.4f, loss %.4f\n", *modelDir, name, ds.test.N, acc, loss)
-	return exitOK
+	if _, err := rec.UsePath(ctx, ds.dir, "data"); err != nil {
+		return "", 0, 0, 0, err
+	}
+	loss, acc = train.Evaluate(m, ds.test, info.Config.Input, 1000)
+	rec.LogMetric("test_loss", 0, loss)
+	rec.LogMetric("test_accuracy", 0, acc)
+	if err := rec.SetParams(ctx, map[string]string{"data": name, "samples": strconv.Itoa(ds.test.N)}); err != nil {
+		return "", 0, 0, 0, err
+	}
+	return name, ds.test.N, loss, acc, nil
 }
 
 func runPredict(args []string, stdout, stderr io.Writer) int {

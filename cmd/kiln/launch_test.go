@@ -21,6 +21,17 @@ func TestMain(m *testing.M) {
 	if os.Getenv("KILN_TEST_AS_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	// Commands record into KILN_HOME's store: keep the tests out of ~/.kiln.
+	if os.Getenv("KILN_HOME") == "" {
+		home, err := os.MkdirTemp("", "kiln-test-home-")
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv("KILN_HOME", home)
+		code := m.Run()
+		os.RemoveAll(home)
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
 }
 

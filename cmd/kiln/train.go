@@ -18,6 +18,7 @@ import (
 	"github.com/kiln-ml/kiln/autograd"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/parallel/ddp"
+	"github.com/kiln-ml/kiln/store"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/train"
 )
@@ -135,7 +136,16 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	sum, err := trainModel(ctx, f, w, stderr)
+	// Rank 0 records the run; the other ranks of a data-parallel job are
+	// part of it.
+	rec := &recording{rec: store.Discard}
+	if w == nil || w.Rank == 0 {
+		if rec, err = startRecording(ctx, "train", append([]string{"train"}, args...), flagConfig(fs)); err != nil {
+			return fail(stderr, "%v", err)
+		}
+	}
+	sum, err := trainModel(ctx, f, w, rec.rec, stderr)
+	err = rec.end(ctx, err, stderr)
 	if w != nil && w.Rank != 0 {
 		// Only rank 0 reports and saves; the others share its result.
 		if err != nil {
@@ -185,12 +195,17 @@ type trainSummary struct {
 	Error        string  `json:"error,omitempty"`
 }
 
-func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) (*trainSummary, error) {
+// trainModel trains as f says and records into rec: the data folder it
+// read, the parameters, every step's metrics and the saved model folder.
+func trainModel(ctx context.Context, f trainFlags, w *worker, rec store.Recorder, stderr io.Writer) (*trainSummary, error) {
 	wall := time.Now()
 	runtime.GOMAXPROCS(f.threads)
 	tensor.SetThreads(f.threads)
 	ds, err := openDataset(f.dataName, f.dataDir, stderr)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := rec.UsePath(ctx, ds.dir, "data"); err != nil {
 		return nil, err
 	}
 	hidden, err := nn.ParseSizes(f.hidden)
@@ -257,6 +272,12 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 	if psHook != nil {
 		tr.Backward = psHook
 	}
+	tr.Metrics = rec
+	if err := rec.SetParams(ctx, map[string]string{"model": f.model, "data": f.dataName, "hidden": f.hidden, "epochs": strconv.Itoa(f.epochs),
+		"batch": strconv.Itoa(f.batch), "lr": strconv.FormatFloat(f.lr, 'g', -1, 64), "optimizer": f.optim, "schedule": f.schedule,
+		"seed": strconv.FormatUint(f.seed, 10), "ranks": strconv.Itoa(world), "strategy": f.strategy}); err != nil {
+		return nil, err
+	}
 	prog := newProgress(stderr)
 	if rank != 0 {
 		prog.on = false
@@ -301,6 +322,9 @@ func trainModel(ctx context.Context, f trainFlags, w *worker, stderr io.Writer) 
 			return sum, err
 		}
 		sum.ModelDir, _ = filepath.Abs(f.out)
+		if _, err := rec.ProducePath(ctx, sum.ModelDir, "model"); err != nil {
+			return sum, err
+		}
 	}
 	sum.WallSeconds = time.Since(wall).Seconds()
 	sum.TimeToTarget = timeToTarget

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/kiln-ml/kiln/store"
+)
+
+// Environment a pipeline sets for the kiln processes it starts, recorded
+// with their runs.
+const (
+	envPipelineStep = "KILN_PIPELINE_STEP"
+	envCacheKey     = "KILN_CACHE_KEY"
+)
+
+// recording is a command's run in the store, or nothing when KILN_STORE=off.
+type recording struct {
+	store *store.Store // nil when recording is off
+	rec   store.Recorder
+}
+
+// openStore opens the store the commands use (KILN_HOME/store.db, or the
+// PostgreSQL DSN in KILN_STORE).
+func openStore(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, store.OptionsFromEnv(kilnHome()))
+}
+
+// startRecording opens the store and starts a run of the given kind for
+// the command line argv (without the program name) and configuration
+// cfg. With KILN_STORE=off it records nothing. A store that cannot be
+// opened (a corrupt file, an unreachable server) is an error: a command
+// must not run unrecorded by accident.
+func startRecording(ctx context.Context, kind string, argv []string, cfg any) (*recording, error) {
+	if store.Disabled() {
+		return &recording{rec: store.Discard}, nil
+	}
+	parent, err := store.ParentRunFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	s, err := openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wd, _ := os.Getwd()
+	run, err := s.StartRun(ctx, store.RunSpec{
+		Kind: kind, Name: os.Getenv(envPipelineStep), Command: append([]string{"kiln"}, argv...), Config: cfg,
+		Parent: parent, CacheKey: os.Getenv(envCacheKey), Code: store.CurrentCode(wd),
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &recording{store: s, rec: run}, nil
+}
+
+// end records the run's end (failed with runErr's message when it is not
+// nil) and closes the store. A failure to record is reported on stderr
+// and turns a successful command into a failed one.
+func (r *recording) end(ctx context.Context, runErr error, stderr io.Writer) error {
+	err := r.rec.End(ctx, runErr)
+	if r.store != nil {
+		r.store.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kiln: recording the run: %v\n", err)
+		if runErr == nil {
+			return err
+		}
+	}
+	return runErr
+}
+
+// flagConfig returns every flag's value, the run's configuration.
+func flagConfig(fs *flag.FlagSet) map[string]string {
+	m := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) { m[f.Name] = f.Value.String() })
+	return m
+}

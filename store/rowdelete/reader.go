@@ -1,0 +1,17 @@
+package rowdelete
+
+import (
+	"bufio"
+	"encoding/csv"
+	"io"
+)
+
+// csvReader is encoding/csv's reader over a buffered stream, with every
+// record required to have the header's field count.
+type csvReader = csv.Reader
+
+func newCSV(r io.Reader) *csvReader {
+	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
+	cr.FieldsPerRecord = 0
+	return cr
+}
