@@ -12,10 +12,12 @@ import (
 )
 
 // storeRecorder records a pipeline run into the store: the run itself
-// (kind "pipeline"), each step's state as a parameter of it, and, for the
-// steps that started no process (cached, blocked, or failed before the
-// child recorded itself), a run of kind "pipeline.step" under it. The
-// steps that ran recorded their own runs, linked by KILN_PARENT_RUN.
+// (kind "pipeline"), each step's state as a parameter of it, and a run of
+// kind "pipeline.step" under it for each step whose process recorded no
+// run of its own (cached and blocked steps, verbs that do not record, a
+// process that failed before recording), with the step's inputs and
+// outputs when it has them. The steps whose verbs record did so under the
+// pipeline run, found through KILN_PARENT_RUN.
 type storeRecorder struct {
 	s   *store.Store
 	dir string
@@ -46,16 +48,16 @@ func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline
 	if err := r.run.SetParams(ctx, map[string]string{"step." + s.Name: s.State.String()}); err != nil {
 		return err
 	}
-	switch s.State {
-	case pipeline.Done:
-		return nil // the step's process recorded its run
-	case pipeline.Failed:
+	if s.State == pipeline.Done || s.State == pipeline.Failed {
+		// A step's process records its own run when its verb records
+		// (train, eval, data, models); for the verbs that do not, the
+		// step's run is recorded here, so that lineage goes through it.
 		kids, err := r.s.ListRuns(ctx, store.RunFilter{Parent: r.run.ID(), Limit: 1000})
 		if err != nil {
 			return err
 		}
 		for _, k := range kids {
-			if k.Name == s.Name {
+			if k.Name == s.Name && k.Kind != "pipeline.step" {
 				return nil
 			}
 		}
@@ -67,8 +69,7 @@ func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline
 	if err != nil {
 		return err
 	}
-	switch s.State {
-	case pipeline.Cached:
+	if s.State == pipeline.Cached || s.State == pipeline.Done {
 		for _, in := range s.Inputs {
 			if _, err := run.UsePath(ctx, in.Path, in.Name); err != nil {
 				run.EndStatus(ctx, store.Failed, err.Error())
@@ -81,9 +82,14 @@ func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline
 				return err
 			}
 		}
+	}
+	switch s.State {
+	case pipeline.Cached:
 		return run.EndStatus(ctx, store.Cached, s.Reason)
 	case pipeline.Blocked:
 		return run.EndStatus(ctx, store.Blocked, s.Reason)
+	case pipeline.Done:
+		return run.End(ctx, nil)
 	}
 	return run.EndStatus(ctx, store.Failed, s.Error)
 }
