@@ -101,18 +101,18 @@ func (s setFlags) Set(v string) error {
 }
 
 // loadPipeline reads, parses and validates a pipeline file; src, when not
-// nil, is its content (the built-in quickstart).
+// nil, is its content (the built-in quickstart, whose paths are relative
+// to the working folder).
 func loadPipeline(file string, src []byte, set map[string]string) (*pipeline.Graph, []byte, error) {
+	dir := filepath.Dir(file)
 	if src == nil {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, nil, err
 		}
 		src = b
-	}
-	dir := "."
-	if file != "" {
-		dir = filepath.Dir(file)
+	} else {
+		dir = "."
 	}
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
@@ -238,16 +238,9 @@ func runPipelineRun(args []string, stdout, stderr io.Writer, builtin string) int
 		return usageErr(stderr, "pipeline run: --jobs must be at least 1")
 	}
 	file := pos[0]
-	fileArg := file
-	if builtin != "" {
-		fileArg = ""
-	}
-	g, src, err := loadPipeline(fileArg, src, set)
+	g, src, err := loadPipeline(file, src, set)
 	if err != nil {
-		if builtin == "" {
-			return pipelineErr(stderr, err)
-		}
-		return pipelineErr(stderr, fmt.Errorf("%s: %w", file, err))
+		return pipelineErr(stderr, err)
 	}
 	exe := *bin
 	if exe == "" {
