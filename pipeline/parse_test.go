@@ -208,4 +208,16 @@ func TestValidateEdges(t *testing.T) {
 	if !reflect.DeepEqual(g.Deps, want) {
 		t.Fatalf("deps %v, want %v", g.Deps, want)
 	}
+	// Only keeps the named steps and what they read from, re-indexed.
+	sub, err := g.Only([]string{"eval"})
+	if err != nil || len(sub.Steps) != 3 || sub.Steps[2].Name != "eval" || !reflect.DeepEqual(sub.Deps, [][]int{nil, {0}, {0, 1}}) {
+		t.Fatalf("Only(eval): %v %v", sub, err)
+	}
+	sub, err = g.Only([]string{"pull"})
+	if err != nil || len(sub.Steps) != 1 || sub.Deps[0] != nil {
+		t.Fatalf("Only(pull): %+v %v", sub, err)
+	}
+	if _, err := g.Only([]string{"nope"}); err == nil || !strings.Contains(err.Error(), `no step "nope" (steps: pull, train, eval, report)`) {
+		t.Fatalf("Only(nope): %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -136,4 +137,58 @@ func (g *Graph) Producers(path string) []int {
 		}
 	}
 	return out
+}
+
+// Only returns the part of the graph that running the named steps needs:
+// those steps and, transitively, the steps they read from (as `dvc repro
+// STAGE` does), in file order. An unknown name is an error.
+func (g *Graph) Only(names []string) (*Graph, error) {
+	index := map[string]int{}
+	for i, s := range g.Steps {
+		index[s.Name] = i
+	}
+	keep := make([]bool, len(g.Steps))
+	var visit func(int)
+	visit = func(i int) {
+		if keep[i] {
+			return
+		}
+		keep[i] = true
+		for _, d := range g.Deps[i] {
+			visit(d)
+		}
+	}
+	for _, n := range names {
+		i, ok := index[n]
+		if !ok {
+			known := make([]string, len(g.Steps))
+			for j, s := range g.Steps {
+				known[j] = s.Name
+			}
+			return nil, fmt.Errorf("%s: no step %q (steps: %s)", g.Pipeline.File, n, strings.Join(known, ", "))
+		}
+		visit(i)
+	}
+	sub := &Graph{Pipeline: g.Pipeline}
+	newIndex := make([]int, len(g.Steps))
+	for i, s := range g.Steps {
+		if keep[i] {
+			newIndex[i] = len(sub.Steps)
+			sub.Steps = append(sub.Steps, s)
+		}
+	}
+	for i := range g.Steps {
+		if !keep[i] {
+			continue
+		}
+		deps := []int{}
+		for _, d := range g.Deps[i] {
+			deps = append(deps, newIndex[d])
+		}
+		if len(deps) == 0 {
+			deps = nil
+		}
+		sub.Deps = append(sub.Deps, deps)
+	}
+	return sub, nil
 }

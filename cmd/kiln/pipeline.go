@@ -22,9 +22,10 @@ import (
 	"github.com/kiln-ml/kiln/store"
 )
 
-const pipelineUsage = `usage: kiln pipeline run|check FILE [flags]
+const pipelineUsage = `usage: kiln pipeline run FILE [STEP...] [flags] | kiln pipeline check FILE [flags]
 
-run    runs the steps of pipeline FILE in dependency order, independent
+run    runs the steps of pipeline FILE (or the STEPs named and the steps
+       they need) in dependency order, independent
        steps at the same time, skipping every step whose kind, settings,
        input content and code version match a cached result whose outputs
        are unchanged; a failed step stops the steps that depend on it.
@@ -231,7 +232,7 @@ func runPipelineRun(args []string, stdout, stderr io.Writer, builtin string) int
 		src = []byte(builtin)
 		pos = append([]string{"quickstart.yaml (built in)"}, pos...)
 	}
-	if len(pos) != 1 {
+	if len(pos) < 1 {
 		return usageErr(stderr, "pipeline run: name one pipeline file")
 	}
 	if *jobs < 1 {
@@ -241,6 +242,12 @@ func runPipelineRun(args []string, stdout, stderr io.Writer, builtin string) int
 	g, src, err := loadPipeline(file, src, set)
 	if err != nil {
 		return pipelineErr(stderr, err)
+	}
+	if len(pos) > 1 {
+		// Steps named after the file: run them and what they need only.
+		if g, err = g.Only(pos[1:]); err != nil {
+			return usageErr(stderr, "pipeline run: %v", err)
+		}
 	}
 	exe := *bin
 	if exe == "" {

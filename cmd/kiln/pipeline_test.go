@@ -122,6 +122,16 @@ func TestPipelineRerunsChangedStep(t *testing.T) {
 	}
 	wantStates(t, "failing train", r.states, map[string]pipeline.State{"pull": C, "train": F, "evaluate": B, "train2": C})
 
+	// Named steps run with what they need only; --force runs them again.
+	r = runPipelineFile(t, file, "train2", "--force")
+	if r.code != exitOK || len(r.states) != 2 {
+		t.Fatalf("train2 only: exit %d, states %v\n%s", r.code, r.states, r.stderr)
+	}
+	wantStates(t, "train2 only", r.states, map[string]pipeline.State{"pull": D, "train2": D})
+	if code, _, stderr := kiln(t, "pipeline", "run", file, "nope"); code != exitUsage || !strings.Contains(stderr, `no step "nope"`) {
+		t.Fatalf("unknown step: exit %d %q", code, stderr)
+	}
+
 	// The store holds each pipeline run, its steps' states, and a
 	// pipeline.step run for each step that started no process.
 	st, err := store.Open(context.Background(), store.OptionsFromEnv(home))
@@ -130,7 +140,7 @@ func TestPipelineRerunsChangedStep(t *testing.T) {
 	}
 	defer st.Close()
 	runs, err := st.ListRuns(context.Background(), store.RunFilter{Kind: "pipeline"})
-	if err != nil || len(runs) != 4 {
+	if err != nil || len(runs) != 5 {
 		t.Fatalf("pipeline runs: %d, %v", len(runs), err)
 	}
 	var second *store.RunInfo
