@@ -360,9 +360,12 @@ func runPipelineRun(args []string, stdout, stderr io.Writer, builtin string) int
 		}
 		fmt.Fprintf(stdout, "pipeline %s: %s in %.1fs (run %s): %d ran, %d cached, %d failed, %d blocked\n", file, res.Status, res.Seconds,
 			res.RunID, counts[pipeline.Done], counts[pipeline.Cached], counts[pipeline.Failed], counts[pipeline.Blocked])
-		for _, s := range res.Steps {
-			if s.State == pipeline.Failed {
+		for i, s := range res.Steps {
+			switch {
+			case s.State == pipeline.Failed:
 				fmt.Fprintf(stdout, "  step %s failed: %s (log: %s)\n", s.Name, s.Error, s.Log)
+			case g.Steps[i].Stdout != "" && (s.State == pipeline.Done || s.State == pipeline.Cached):
+				fmt.Fprintf(stdout, "  step %s: output in %s\n", s.Name, g.Steps[i].Stdout)
 			}
 		}
 		if *retrain && len(rep.StaleAfter) > 0 {
