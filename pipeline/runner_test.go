@@ -467,3 +467,51 @@ func TestDisplayTerminal(t *testing.T) {
 		t.Fatalf("redraw %q", again)
 	}
 }
+
+// TestInterrupt: cancelling the run stops the running step's process
+// (SIGINT), fails that step and blocks the rest, without waiting for the
+// step to end by itself.
+func TestInterrupt(t *testing.T) {
+	e := newRunEnv(t)
+	src := `steps:
+  wait:
+    kind: meet
+    args: [--me, w.started, --other, never]
+    outputs: {out: w.txt}
+  after:
+    kind: write
+    inputs: {in: w.txt}
+    outputs: {out: a.txt}
+`
+	p, err := Parse("p.yaml", []byte(src), ParseOptions{Dir: e.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Validate(p, ValidateOptions{Kinds: testKinds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for {
+			if _, err := os.Stat(filepath.Join(e.dir, "w.started")); err == nil {
+				cancel()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	t0 := time.Now()
+	res, err := (&Runner{Exe: exe, Dir: e.dir, Jobs: 2, Cache: e.cache}).Run(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(t0) > 10*time.Second {
+		t.Fatalf("the run took %v after the interrupt", time.Since(t0))
+	}
+	if res.Status != "failed" || res.Steps[0].State != Failed || !strings.Contains(res.Steps[0].Error, "interrupted") || res.Steps[1].State != Blocked {
+		t.Fatalf("%+v", res.Steps)
+	}
+}
