@@ -84,22 +84,15 @@ type Run struct {
 	id int64
 
 	mu       sync.Mutex
+	seq      int64 // metric batches taken so far
 	buf      []Metric
 	flushErr error
 	ended    bool
+	stats    FlushStats
 
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
-}
-
-// Metric is one value of a named metric at a step.
-type Metric struct {
-	Name  string  `json:"name"`
-	Step  int64   `json:"step"`
-	Value float64 `json:"value"`
-	// At is when the value was logged, in microseconds since the epoch.
-	At int64 `json:"at"`
 }
 
 // flushAt is the buffer size that wakes the flusher before its tick.
@@ -229,11 +222,22 @@ func (r *Run) flush(ctx context.Context) {
 	r.mu.Lock()
 	batch := r.buf
 	r.buf = nil
+	seq := r.seq
+	r.seq++
 	r.mu.Unlock()
 	if len(batch) == 0 {
 		return
 	}
-	if err := r.s.insertMetrics(ctx, r.id, batch); err != nil {
+	t0 := time.Now()
+	err := r.s.insertMetrics(ctx, r.id, seq, batch)
+	r.mu.Lock()
+	r.stats.Flushes++
+	r.stats.Time += time.Since(t0)
+	if err == nil {
+		r.stats.Values += int64(len(batch))
+	}
+	r.mu.Unlock()
+	if err != nil {
 		r.mu.Lock()
 		r.buf = append(batch, r.buf...)
 		if r.flushErr == nil {
@@ -241,34 +245,6 @@ func (r *Run) flush(ctx context.Context) {
 		}
 		r.mu.Unlock()
 	}
-}
-
-// insertMetrics writes ms in one transaction, in multi-row inserts.
-func (s *Store) insertMetrics(ctx context.Context, run int64, ms []Metric) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.wrap(err, "write metrics")
-	}
-	defer tx.Rollback()
-	const rows = 200
-	for len(ms) > 0 {
-		n := min(rows, len(ms))
-		q := make([]byte, 0, 64+n*16)
-		q = append(q, "INSERT INTO metrics (run_id, name, step, value, at) VALUES "...)
-		args := make([]any, 0, n*5)
-		for i, m := range ms[:n] {
-			if i > 0 {
-				q = append(q, ',')
-			}
-			q = append(q, "(?, ?, ?, ?, ?)"...)
-			args = append(args, run, m.Name, m.Step, m.Value, m.At)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(string(q)), args...); err != nil {
-			return s.wrap(err, "write metrics")
-		}
-		ms = ms[n:]
-	}
-	return s.wrap(tx.Commit(), "write metrics")
 }
 
 // End flushes the metrics, stops the heartbeat and records the run's end:
@@ -446,30 +422,6 @@ func (s *Store) queryRuns(ctx context.Context, where string, args ...any) ([]Run
 		out = append(out, r)
 	}
 	return out, s.wrap(rows.Err(), "read runs")
-}
-
-// Metrics returns the metrics of run id, by name and then step; name ""
-// returns every metric.
-func (s *Store) Metrics(ctx context.Context, id int64, name string) ([]Metric, error) {
-	q, args := "SELECT name, step, value, at FROM metrics WHERE run_id = ?", []any{id}
-	if name != "" {
-		q += " AND name = ?"
-		args = append(args, name)
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(q+" ORDER BY name, step, at"), args...)
-	if err != nil {
-		return nil, s.wrap(err, "read metrics")
-	}
-	defer rows.Close()
-	var out []Metric
-	for rows.Next() {
-		var m Metric
-		if err := rows.Scan(&m.Name, &m.Step, &m.Value, &m.At); err != nil {
-			return nil, s.wrap(err, "read metrics")
-		}
-		out = append(out, m)
-	}
-	return out, s.wrap(rows.Err(), "read metrics")
 }
 
 // ErrNotFound is wrapped by errors for a run, artifact, data set or model

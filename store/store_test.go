@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -16,6 +17,13 @@ var pg *storetest.Postgres
 
 func TestMain(m *testing.M) {
 	storetest.MaybeChild()
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run()) // fuzzing: no server for the fuzz workers
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	var err error
 	pg, err = storetest.StartPostgres()
 	if err != nil {
