@@ -121,15 +121,20 @@ func deleteRows(ctx context.Context, s *store.Store, run *store.Run, dataset, wh
 	rep.OldHash = old.Hash
 	// The deleted content is part of every earlier version of the data set
 	// and of everything recorded at the path.
-	sources, err := s.Sources(ctx, name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+	// (Sources of the path include recorded folders that hold the file.)
+	var sources []store.Artifact
+	for _, src := range []string{name, path} {
+		if src == name {
+			if _, err := s.GetDataset(ctx, name, 0); err != nil {
+				continue // not a data set's name
+			}
+		}
+		as, err := s.Sources(ctx, src)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		sources = append(sources, as...)
 	}
-	at, err := s.ArtifactsAt(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	sources = append(sources, at...)
 	res, err := rowdelete.Delete(vfs.OS, path, where)
 	rep.Result = res
 	if err != nil {
