@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/kiln-ml/kiln/store"
 )
@@ -62,6 +63,10 @@ func startRecording(ctx context.Context, kind string, argv []string, cfg any) (*
 // nil) and closes the store. A failure to record is reported on stderr
 // and turns a successful command into a failed one.
 func (r *recording) end(ctx context.Context, runErr error, stderr io.Writer) error {
+	// An interrupted command (Ctrl-C cancels its context) still records
+	// that it failed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	err := r.rec.End(ctx, runErr)
 	if r.store != nil {
 		r.store.Close()
