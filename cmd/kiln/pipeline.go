@@ -41,7 +41,7 @@ See docs/pipeline.md.
 // stepVerbs are the verbs a pipeline step may run; those with sub-verbs
 // list them. A kind is offered only when its verb exists in this build.
 var stepVerbs = map[string][]string{
-	"data":     {"pull", "delete"},
+	"data":     {"pull", "add", "delete"},
 	"train":    nil,
 	"eval":     nil,
 	"predict":  nil,
