@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/kiln-ml/kiln/store"
+	"github.com/kiln-ml/kiln/store/rowdelete"
 )
 
 // runDataAdd runs `kiln data add NAME PATH`: it records a local file or
@@ -62,8 +63,25 @@ func addDataset(ctx context.Context, rec *recording, name, path string) (store.D
 		if err != nil {
 			return store.Dataset{}, err
 		}
+		f, err := os.Open(path)
+		if err != nil {
+			return store.Dataset{}, err
+		}
+		_, kinds, err := rowdelete.InferKinds(f, path)
+		f.Close()
+		if err != nil {
+			return store.Dataset{}, err
+		}
+		type column struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		}
+		cols := make([]column, len(header))
+		for i, h := range header {
+			cols[i] = column{h, kinds[i].String()}
+		}
 		d.Rows = rows
-		d.Schema, _ = json.Marshal(map[string]any{"columns": header})
+		d.Schema, _ = json.Marshal(map[string]any{"columns": cols})
 	}
 	return rec.store.RecordDataset(ctx, d)
 }

@@ -102,32 +102,14 @@ func runPredict(args []string, stdout, stderr io.Writer) int {
 	if *modelDir == "" || len(files) == 0 {
 		return usageErr(stderr, "predict: usage: kiln predict --model DIR IMAGE.png|IMAGES-idx3-ubyte[.gz]...")
 	}
-	info, m, err := nn.LoadModel(*modelDir)
+	ctx := context.Background()
+	rec, err := startRecording(ctx, "predict", append([]string{"predict"}, args...), flagConfig(fs))
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	feat := tensor.Numel(info.Config.Input)
-	type prediction struct {
-		Input string    `json:"input"`
-		Class int       `json:"class"`
-		Probs []float32 `json:"probabilities"`
-	}
-	var preds []prediction
-	for _, path := range files {
-		xs, names, err := readImages(path, feat, *limit)
-		if err != nil {
-			return fail(stderr, "predict: %v", err)
-		}
-		for i := range xs {
-			xs[i] = (xs[i] - info.Mean) / info.Std
-		}
-		n := len(names)
-		probs := train.Predict(m, xs, n, info.Config.Input)
-		cls := tensor.ArgMaxRows(probs)
-		c := probs.Shape[1]
-		for i := 0; i < n; i++ {
-			preds = append(preds, prediction{Input: names[i], Class: cls[i], Probs: probs.Data[i*c : (i+1)*c]})
-		}
+	preds, err := predictFiles(ctx, rec.rec, *modelDir, files, *limit)
+	if err := rec.end(ctx, err, stderr); err != nil {
+		return fail(stderr, "predict: %v", err)
 	}
 	if *asJSON {
 		return writeJSON(stdout, map[string]any{"model": *modelDir, "predictions": preds})
@@ -140,6 +122,47 @@ func runPredict(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\tclass %d\t%s\n", p.Input, p.Class, strings.TrimSpace(b.String()))
 	}
 	return exitOK
+}
+
+// prediction is one image's class and class probabilities.
+type prediction struct {
+	Input string    `json:"input"`
+	Class int       `json:"class"`
+	Probs []float32 `json:"probabilities"`
+}
+
+// predictFiles classifies the images in files (at most limit of an IDX
+// file) and records the model and the files it read.
+func predictFiles(ctx context.Context, rec store.Recorder, modelDir string, files []string, limit int) ([]prediction, error) {
+	info, m, err := nn.LoadModel(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rec.UsePath(ctx, modelDir, "model"); err != nil {
+		return nil, err
+	}
+	feat := tensor.Numel(info.Config.Input)
+	var preds []prediction
+	for _, path := range files {
+		xs, names, err := readImages(path, feat, limit)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := rec.UsePath(ctx, path, "data"); err != nil {
+			return nil, err
+		}
+		for i := range xs {
+			xs[i] = (xs[i] - info.Mean) / info.Std
+		}
+		n := len(names)
+		probs := train.Predict(m, xs, n, info.Config.Input)
+		cls := tensor.ArgMaxRows(probs)
+		c := probs.Shape[1]
+		for i := 0; i < n; i++ {
+			preds = append(preds, prediction{Input: names[i], Class: cls[i], Probs: probs.Data[i*c : (i+1)*c]})
+		}
+	}
+	return preds, nil
 }
 
 // readImages returns pixel values scaled to [0, 1] (n × feat) and a name
