@@ -119,6 +119,12 @@ func deleteRows(ctx context.Context, s *store.Store, run *store.Run, dataset, wh
 		return nil, err
 	}
 	rep.OldHash = old.Hash
+	if _, err := s.GetDataset(ctx, name, 0); errors.Is(err, store.ErrNotFound) {
+		// The data before the deletion is the data set's first version.
+		if _, err := s.RecordDataset(ctx, store.Dataset{Name: name, ArtifactID: old.ID, Source: path, Rows: -1}); err != nil {
+			return nil, err
+		}
+	}
 	// The deleted content is part of every earlier version of the data set
 	// and of everything recorded at the path.
 	// (Sources of the path include recorded folders that hold the file.)

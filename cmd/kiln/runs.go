@@ -225,6 +225,8 @@ func runRunsShow(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(tw, "  [%s]\t%s %s\tsha256 %.16s\t%d bytes\n", a.Role, a.Kind, a.Path, a.Hash, a.Size)
 		}
 	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(names) > 0 {
 		fmt.Fprintln(tw, "metrics:\tcount\tfirst\tlast\tmin\tmax")
 		for _, n := range names {

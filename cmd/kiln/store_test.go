@@ -202,8 +202,18 @@ func TestDataDeleteMarksDerivedModelsStale(t *testing.T) {
 	code, stdout, _ = kiln(t, "data", "delete", "--dataset", csvPath, "--where", `email == "bob@x.org"`, "--json")
 	var rep2 deleteReport
 	mustJSON(t, stdout, &rep2)
-	if code != exitOK || rep2.Result.Removed != 0 || rep2.Result.Rewritten || len(rep2.Stale) != 0 || rep2.Dataset != "people" {
+	if code != exitOK || rep2.Result.Removed != 0 || rep2.Result.Rewritten || len(rep2.Stale) != 0 || rep2.Dataset != "people" || rep2.Version != 0 {
 		t.Fatalf("second delete %+v", rep2)
+	}
+	// A CSV file never recorded as a data set: its content before the
+	// deletion becomes version 1, after it version 2.
+	loose := filepath.Join(home, "loose.csv")
+	os.WriteFile(loose, []byte("k\n1\n2\n"), 0o644)
+	code, stdout, _ = kiln(t, "data", "delete", "--dataset", loose, "--where", "k == 2", "--json")
+	var rep3 deleteReport
+	mustJSON(t, stdout, &rep3)
+	if code != exitOK || rep3.Dataset != "loose" || rep3.Version != 2 || rep3.Result.Removed != 1 {
+		t.Fatalf("delete from an unrecorded file: %+v", rep3)
 	}
 	// Retraining registers a fresh version, which takes the model off the
 	// stale list.
