@@ -130,6 +130,17 @@ func (s *Step) Command() []string {
 	for _, p := range params {
 		cmd = append(cmd, "--"+p.Key+"="+p.Value)
 	}
+	for _, p := range s.FlagPorts() {
+		cmd = append(cmd, "--"+p.Name+"="+p.Path)
+	}
+	return cmd
+}
+
+// FlagPorts returns the inputs and then the outputs (each sorted by name)
+// that the command passes as --NAME=PATH flags: those its args do not
+// name.
+func (s *Step) FlagPorts() []Port {
+	var out []Port
 	for _, group := range []struct {
 		prefix string
 		ports  []Port
@@ -138,9 +149,9 @@ func (s *Step) Command() []string {
 		sort.Slice(ports, func(i, j int) bool { return ports[i].Name < ports[j].Name })
 		for _, p := range ports {
 			if !s.inArgs[group.prefix+p.Name] {
-				cmd = append(cmd, "--"+p.Name+"="+p.Path)
+				out = append(out, p)
 			}
 		}
 	}
-	return cmd
+	return out
 }

@@ -155,6 +155,11 @@ func runPipelineCheck(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return pipelineErr(stderr, err)
 	}
+	if exe, err := os.Executable(); err == nil {
+		if err := checkStepFlags(context.Background(), exe, g); err != nil {
+			return pipelineErr(stderr, err)
+		}
+	}
 	levels, _ := pipeline.Levels(g.Deps)
 	if *asJSON {
 		type step struct {
@@ -255,12 +260,15 @@ func runPipelineRun(args []string, stdout, stderr io.Writer, builtin string) int
 			return fail(stderr, "pipeline: find the kiln binary: %v (pass --kiln)", err)
 		}
 	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := checkStepFlags(ctx, exe, g); err != nil {
+		return pipelineErr(stderr, err)
+	}
 	cv, err := pipeline.ReadCodeVersion(exe)
 	if err != nil {
 		return fail(stderr, "pipeline: %v", err)
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
 	home := kilnHomeAbs()
 	sum := sha256.Sum256(src)
 	r := &pipeline.Runner{

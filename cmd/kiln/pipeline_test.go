@@ -186,6 +186,8 @@ func TestPipelineRejected(t *testing.T) {
 		{"kind", "steps:\n  a:\n    kind: trian\n    outputs: {out: m}\n", `kind.yaml:3:11: step "a": unknown step kind "trian" (known: `},
 		{"missing", "steps:\n  a:\n    kind: train\n    inputs: {data-dir: nowhere}\n    outputs: {out: m}\n", `missing.yaml:4:24: step "a": missing input ` + filepath.Join(dir, "nowhere")},
 		{"duplicate", "steps:\n  a:\n    kind: train\n    outputs: {out: m}\n  a:\n    kind: eval\n", `duplicate.yaml:5:3: duplicate step name "a" (first defined at `},
+		{"unknown param", "steps:\n  a:\n    kind: train\n    params: {lr: 0.1, epoch: 2}\n    outputs: {out: m}\n", `unknown param.yaml:4:23: step "a": kiln train has no flag --epoch for param "epoch" (flags: `},
+		{"unknown port", "steps:\n  a:\n    kind: eval\n    outputs: {out: m}\n", `unknown port.yaml:4:20: step "a": kiln eval has no flag --out for port "out"`},
 	}
 	for _, c := range cases {
 		file := filepath.Join(dir, c.name+".yaml")
@@ -240,12 +242,21 @@ func TestQuickstartPipeline(t *testing.T) {
 }
 
 // TestStepKindsExist checks that every step kind the pipeline accepts is
-// a command of this build (each answers -h).
+// a command of this build (each answers -h) whose flags the pipeline can
+// read, so that checkStepFlags is never skipped for one.
 func TestStepKindsExist(t *testing.T) {
+	t.Setenv("KILN_TEST_AS_MAIN", "1")
+	exe, _ := os.Executable()
 	for _, k := range stepKinds() {
 		args := append(strings.Fields(k), "-h")
 		if code, _, stderr := kiln(t, args...); code != exitOK {
 			t.Errorf("step kind %q: kiln %s exits %d: %s", k, strings.Join(args, " "), code, stderr)
 		}
+		if flags := verbFlags(context.Background(), exe, k); len(flags) == 0 {
+			t.Errorf("step kind %q: no flags read from its -h", k)
+		}
+	}
+	if flags := verbFlags(context.Background(), exe, "train"); !flags["lr"] || !flags["data-dir"] || flags["bogus"] {
+		t.Errorf("train's flags: %v", flags)
 	}
 }
