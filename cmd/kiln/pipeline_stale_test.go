@@ -179,3 +179,33 @@ func TestQuickstartTwice(t *testing.T) {
 		t.Fatalf("quickstart accuracy: %s %v", b, err)
 	}
 }
+
+// TestPipelineStoreOff: with KILN_STORE=off the pipeline still caches
+// but records nothing, and --retrain-stale, which needs the store, is
+// refused.
+func TestPipelineStoreOff(t *testing.T) {
+	src := spamCSV(t)
+	home := t.TempDir()
+	t.Setenv("KILN_HOME", home)
+	t.Setenv("KILN_TEST_AS_MAIN", "1")
+	t.Setenv("KILN_STORE", "off")
+	dir := t.TempDir()
+	b, _ := os.ReadFile(src)
+	os.WriteFile(filepath.Join(dir, "spam.csv"), b, 0o644)
+	lfs, _ := os.ReadFile(filepath.Join("..", "..", "examples", "spam", "lfs.yaml"))
+	os.WriteFile(filepath.Join(dir, "lfs.yaml"), lfs, 0o644)
+	file := filepath.Join(dir, "pipeline.yaml")
+	os.WriteFile(file, []byte(strings.SplitN(labelPipeline, "  fit:", 2)[0]), 0o644)
+	for _, want := range []pipeline.State{pipeline.Done, pipeline.Cached} {
+		r := runPipelineFile(t, file)
+		if r.code != exitOK || r.states["apply"] != want || r.report.Store != "" {
+			t.Fatalf("exit %d, apply %v (want %v), store %q\n%s", r.code, r.states["apply"], want, r.report.Store, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, "store.db")); err == nil {
+		t.Fatal("KILN_STORE=off created a store")
+	}
+	if code, _, stderr := kiln(t, "pipeline", "run", file, "--retrain-stale"); code != exitUsage || !strings.Contains(stderr, "KILN_STORE=off") {
+		t.Fatalf("--retrain-stale without a store: exit %d %q", code, stderr)
+	}
+}
