@@ -43,7 +43,8 @@
 // A run whose process dies without ending it stays "running" until the
 // next process opens the store: Open marks failed every running run of
 // this host whose process (pid and its start time) no longer exists, and
-// every run of another host whose heartbeat is older than StaleHeartbeat.
+// every run of another host whose heartbeat is older than StaleHeartbeat
+// (Options.StaleAfter).
 //
 // Packages that record do not import store: they take a small interface
 // (for example train's MetricLogger), and Recorder is the full interface a

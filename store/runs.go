@@ -281,7 +281,7 @@ func (r *Run) EndStatus(ctx context.Context, st Status, msg string) error {
 
 // reapDead marks failed the running runs whose process is gone: on this
 // host, a pid that no longer exists (or was reused by a process started
-// later); on other hosts, a heartbeat older than StaleHeartbeat.
+// later); on other hosts, a heartbeat older than Options.StaleAfter.
 func (s *Store) reapDead(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, s.q("SELECT id, host, pid, pid_start, heartbeat_at FROM runs WHERE status = ?"), string(Running))
 	if err != nil {
@@ -292,7 +292,7 @@ func (s *Store) reapDead(ctx context.Context) error {
 		why string
 	}
 	var ds []dead
-	old := time.Now().Add(-StaleHeartbeat).UnixMicro()
+	old := time.Now().Add(-s.staleAfter).UnixMicro()
 	for rows.Next() {
 		var (
 			id, pid, hb int64

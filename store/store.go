@@ -24,8 +24,8 @@ const EnvStore = "KILN_STORE"
 // that started this process (a pipeline passes it to its steps).
 const EnvParentRun = "KILN_PARENT_RUN"
 
-// StaleHeartbeat is how old the heartbeat of another host's running run
-// must be before Open marks the run failed.
+// StaleHeartbeat is how old, by default, the heartbeat of another host's
+// running run must be before Open marks the run failed.
 const StaleHeartbeat = 10 * time.Minute
 
 // Options say where a store lives.
@@ -41,17 +41,24 @@ type Options struct {
 	// Heartbeat is how often a running run refreshes its heartbeat and
 	// flushes its buffered metrics (default 1s).
 	Heartbeat time.Duration
+	// StaleAfter is how old the heartbeat of another host's running run
+	// must be before Open marks it failed (default StaleHeartbeat).
+	StaleAfter time.Duration
+	// Host names this machine in the runs it records (default
+	// os.Hostname); runs of this host are checked by process id.
+	Host string
 }
 
 // Store is an open metadata store. It is safe for concurrent use.
 type Store struct {
-	db        *sql.DB
-	pg        bool
-	where     string // the database, for messages
-	artifacts string
-	fs        vfs.FS
-	heartbeat time.Duration
-	host      string
+	db         *sql.DB
+	pg         bool
+	where      string // the database, for messages
+	artifacts  string
+	fs         vfs.FS
+	heartbeat  time.Duration
+	staleAfter time.Duration
+	host       string
 }
 
 // IsPostgres reports whether dsn selects the PostgreSQL backend.
@@ -100,11 +107,19 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = time.Second
 	}
-	host, err := os.Hostname()
-	if err != nil {
-		return nil, fmt.Errorf("store: hostname: %w", err)
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = StaleHeartbeat
 	}
-	s := &Store{fs: o.FS, heartbeat: o.Heartbeat, host: host, artifacts: filepath.Join(o.Home, "artifacts")}
+	host := o.Host
+	if host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("store: hostname: %w", err)
+		}
+		host = h
+	}
+	var err error
+	s := &Store{fs: o.FS, heartbeat: o.Heartbeat, staleAfter: o.StaleAfter, host: host, artifacts: filepath.Join(o.Home, "artifacts")}
 	if IsPostgres(o.DSN) {
 		s.pg = true
 		s.where = redactDSN(o.DSN)

@@ -39,6 +39,7 @@ func Suite(t *testing.T, open Opener) {
 		{"LineageAndUses", testLineage},
 		{"EightProcesses", testEightProcesses},
 		{"KilledRunMarkedFailed", testKilled},
+		{"SilentHostMarkedFailed", testSilentHost},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -591,5 +592,48 @@ func testKilled(t *testing.T, open Opener) {
 	}
 	if ms, _ := s.Metrics(ctx, id, "loss"); len(ms) != 10 {
 		t.Fatalf("killed run kept %d metric values, want the 10 it flushed", len(ms))
+	}
+}
+
+// testSilentHost records runs as another host: one that stops sending
+// heartbeats is marked failed once its heartbeat is older than
+// StaleAfter; one whose heartbeat is fresh stays running.
+func testSilentHost(t *testing.T, open Opener) {
+	ctx := context.Background()
+	o := open(t)
+	far := o
+	far.Host, far.Heartbeat = "elsewhere.example", time.Hour // no heartbeat after the start
+	fs := mustOpen(t, far)
+	silent, err := fs.StartRun(ctx, store.RunSpec{Kind: "train"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	alive := o
+	alive.Host, alive.Heartbeat = "elsewhere.example", 20*time.Millisecond
+	as := mustOpen(t, alive)
+	live, err := as.StartRun(ctx, store.RunSpec{Kind: "train"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // a few heartbeats
+	o.StaleAfter = 200 * time.Millisecond
+	s := mustOpen(t, o)
+	if r, _ := s.GetRun(ctx, silent.ID()); r.Status != store.Failed || !strings.Contains(r.Error, "no heartbeat from process") {
+		t.Fatalf("silent run: %s %q", r.Status, r.Error)
+	}
+	if r, _ := s.GetRun(ctx, live.ID()); r.Status != store.Running {
+		t.Fatalf("run with a fresh heartbeat: %s %q", r.Status, r.Error)
+	}
+	if err := live.End(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A process that was only silent (suspended, cut off) and ends its run
+	// after all has the last word.
+	if err := silent.End(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.GetRun(ctx, silent.ID()); r.Status != store.Succeeded {
+		t.Fatalf("silent run ended by its process: %s", r.Status)
 	}
 }
