@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -109,6 +110,17 @@ type runEnv struct {
 }
 
 func newRunEnv(t *testing.T) *runEnv {
+	// No goroutine of the runner outlives the test.
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > base; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<16)
+				t.Errorf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+				return
+			}
+		}
+	})
 	dir := t.TempDir()
 	t.Setenv("PIPELINE_TEST_CHILD", "1")
 	return &runEnv{t: t, dir: dir, execlog: filepath.Join(dir, "exec.log"), cache: &Cache{Dir: filepath.Join(dir, "cache")}}
