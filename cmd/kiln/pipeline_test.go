@@ -165,6 +165,23 @@ func TestPipelineRerunsChangedStep(t *testing.T) {
 			t.Errorf("cached step recorded as %+v", k)
 		}
 	}
+	// The first run's steps ran as processes, which recorded their own
+	// runs under it (KILN_PARENT_RUN), named by their step, with its key.
+	first := runs[len(runs)-1]
+	kids, err = st.ListRuns(context.Background(), store.RunFilter{Parent: first.ID})
+	if err != nil || len(kids) != 4 {
+		t.Fatalf("first run's steps: %+v, %v", kids, err)
+	}
+	kinds := map[string]string{}
+	for _, k := range kids {
+		kinds[k.Name] = k.Kind
+		if k.Status != store.Succeeded || k.CacheKey == "" {
+			t.Errorf("step run %+v", k)
+		}
+	}
+	if kinds["pull"] != "data.pull" || kinds["train"] != "train" || kinds["evaluate"] != "eval" || kinds["train2"] != "train" {
+		t.Errorf("first run's steps recorded as %v", kinds)
+	}
 }
 
 func idStr(id int64) string {
