@@ -129,11 +129,13 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Result, error) {
 		index[s.Name] = i
 	}
 	var recErrs []error
+	// An interrupted run is still recorded to its end.
+	recCtx := context.WithoutCancel(ctx)
 	finish := func(sr StepResult) {
 		i := index[sr.Name]
 		st[i], res.Steps[i] = sr.State, sr
 		if r.Recorder != nil {
-			if err := r.Recorder.RecordStep(ctx, res.RunID, sr); err != nil {
+			if err := r.Recorder.RecordStep(recCtx, res.RunID, sr); err != nil {
 				recErrs = append(recErrs, fmt.Errorf("record step %s: %w", sr.Name, err))
 			}
 		}
@@ -197,7 +199,7 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Result, error) {
 	}
 	res.Seconds = time.Since(start).Seconds()
 	if r.Recorder != nil {
-		if err := r.Recorder.EndPipeline(context.WithoutCancel(ctx), res.RunID, res.Status); err != nil {
+		if err := r.Recorder.EndPipeline(recCtx, res.RunID, res.Status); err != nil {
 			recErrs = append(recErrs, fmt.Errorf("record the end of the run: %w", err))
 		}
 	}

@@ -191,6 +191,9 @@ func (m *memRecorder) StartPipeline(ctx context.Context, r PipelineStart) (strin
 func (m *memRecorder) RecordStep(ctx context.Context, runID string, s StepResult) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if _, dup := m.steps[s.Name]; dup {
 		return fmt.Errorf("step %s recorded twice", s.Name)
 	}
@@ -201,6 +204,9 @@ func (m *memRecorder) RecordStep(ctx context.Context, runID string, s StepResult
 func (m *memRecorder) EndPipeline(ctx context.Context, runID, status string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	m.ends++
 	m.status = status
 	return nil
@@ -516,10 +522,12 @@ func TestInterrupt(t *testing.T) {
 		}
 	}()
 	t0 := time.Now()
-	res, err := (&Runner{Exe: exe, Dir: e.dir, Jobs: 2, Cache: e.cache}).Run(ctx, g)
+	rec := &memRecorder{}
+	res, err := (&Runner{Exe: exe, Dir: e.dir, Jobs: 2, Cache: e.cache, Recorder: rec}).Run(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec.check(t, res) // recorded to the end despite the cancelled context
 	if time.Since(t0) > 10*time.Second {
 		t.Fatalf("the run took %v after the interrupt", time.Since(t0))
 	}
