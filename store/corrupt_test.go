@@ -84,3 +84,35 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatalf("Open of a newer store: %v", err)
 	}
 }
+
+// TestMigrationUpgradesOldStore opens a store of the current schema with
+// code that knows one more migration: the migration is applied once, the
+// data is kept, and the old code then refuses the upgraded store.
+func TestMigrationUpgradesOldStore(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	s, err := store.Open(ctx, store.Options{Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.StartRun(ctx, store.RunSpec{Kind: "train"})
+	r.End(ctx, nil)
+	s.Close()
+	old := store.SchemaVersion()
+	store.WithMigrationForTest([]string{"CREATE TABLE notes (run_id BIGINT NOT NULL, note TEXT NOT NULL)"}, func() {
+		for i := 0; i < 2; i++ { // the second open finds nothing to do
+			s, err := store.Open(ctx, store.Options{Home: home})
+			if err != nil {
+				t.Fatalf("open %d with migration %d: %v", i, old+1, err)
+			}
+			if info, err := s.GetRun(ctx, r.ID()); err != nil || info.Status != store.Succeeded {
+				t.Fatalf("run after the upgrade: %+v, %v", info, err)
+			}
+			s.Close()
+		}
+	})
+	_, err = store.Open(ctx, store.Options{Home: home})
+	if err == nil || !strings.Contains(err.Error(), "newer than this kiln") {
+		t.Fatalf("old code on the upgraded store: %v", err)
+	}
+}

@@ -202,10 +202,12 @@ type CorruptError struct {
 	Err  error
 }
 
+// Error says which file is corrupt and that it was not touched.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("store %s is corrupt or not a Kiln store (%v); it was left untouched: move it away to start a new store, or restore it from a backup", e.Path, e.Err)
 }
 
+// Unwrap returns the database's own error.
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 func isCorrupt(err error) bool {

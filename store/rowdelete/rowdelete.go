@@ -40,6 +40,7 @@ const (
 	String
 )
 
+// String returns the kind's name: int, double, bool or string.
 func (k Kind) String() string { return [...]string{"int", "double", "bool", "string"}[k] }
 
 // Result says what Delete did.
