@@ -25,10 +25,10 @@ import (
 const pipelineUsage = `usage: kiln pipeline run FILE [STEP...] [flags] | kiln pipeline check FILE [flags]
 
 run    runs the steps of pipeline FILE (or the STEPs named and the steps
-       they need) in dependency order, independent
-       steps at the same time, skipping every step whose kind, settings,
-       input content and code version match a cached result whose outputs
-       are unchanged; a failed step stops the steps that depend on it.
+       they need) in dependency order, independent steps at the same
+       time, skipping every step whose kind, settings, input content and
+       code version match a cached result whose outputs are unchanged; a
+       failed step stops the steps that depend on it.
 check  validates FILE and prints the order the steps would run in.
 
 A step is a Kiln command (kind: train, eval, data pull, models register,
@@ -141,6 +141,10 @@ func kilnHomeAbs() string {
 
 func runPipelineCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln pipeline check", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), pipelineUsage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	asJSON := fs.Bool("json", false, "print one JSON document: the steps, their commands and levels")
 	set := setFlags{}
 	fs.Var(set, "set", "override a variable of the file's vars: (NAME=VALUE; repeatable)")
@@ -221,6 +225,10 @@ type pipelineReport struct {
 // reading FILE.
 func runPipelineRun(args []string, stdout, stderr io.Writer, builtin string) int {
 	fs := flag.NewFlagSet("kiln pipeline run", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), pipelineUsage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	jobs := fs.Int("jobs", 2, "steps that may run at the same time")
 	force := fs.Bool("force", false, "re-run every step, cached or not")
 	retrain := fs.Bool("retrain-stale", false, "re-run the steps that produce the models the store marks stale (their upstream when needed) and everything downstream")
