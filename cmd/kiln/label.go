@@ -30,15 +30,11 @@ func runLabel(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	switch args[0] {
-	case "apply":
-		return labelApply(args[1:], stdout, stderr)
-	case "analyze":
-		return labelAnalyze(args[1:], stdout, stderr)
-	case "fit":
-		return labelFit(args[1:], stdout, stderr)
-	case "predict":
-		return labelPredict(args[1:], stdout, stderr)
+	verbs := map[string]func([]string, io.Writer, io.Writer) int{
+		"apply": labelApply, "analyze": labelAnalyze, "fit": labelFit, "predict": labelPredict,
+	}
+	if fn, ok := verbs[args[0]]; ok {
+		return recordLabel(args[0], args[1:], stdout, stderr, fn)
 	}
 	fmt.Fprintf(stderr, "kiln label: unknown verb %q\n%s\n", args[0], labelUsage)
 	return exitUsage
