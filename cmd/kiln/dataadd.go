@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/kiln-ml/kiln/store"
@@ -59,16 +60,16 @@ func addDataset(ctx context.Context, rec *recording, name, path string) (store.D
 	}
 	d := store.Dataset{Name: name, ArtifactID: a.ID, RunID: rec.rec.ID(), Source: a.Path, Rows: -1}
 	if a.Kind == "file" && strings.HasSuffix(strings.ToLower(path), ".csv") {
-		header, rows, err := csvShape(path)
-		if err != nil {
-			return store.Dataset{}, err
-		}
 		f, err := os.Open(path)
 		if err != nil {
 			return store.Dataset{}, err
 		}
-		_, kinds, err := rowdelete.InferKinds(f, path)
+		header, kinds, err := rowdelete.InferKinds(f, path)
 		f.Close()
+		if err != nil {
+			return store.Dataset{}, err
+		}
+		rows, stats, err := csvStats(path, kinds)
 		if err != nil {
 			return store.Dataset{}, err
 		}
@@ -79,36 +80,76 @@ func addDataset(ctx context.Context, rec *recording, name, path string) (store.D
 		cols := make([]column, len(header))
 		for i, h := range header {
 			cols[i] = column{h, kinds[i].String()}
+			stats[i].Name = h
 		}
 		d.Rows = rows
 		d.Schema, _ = json.Marshal(map[string]any{"columns": cols})
+		d.Stats, _ = json.Marshal(map[string]any{"rows": rows, "columns": stats})
 	}
 	return rec.store.RecordDataset(ctx, d)
 }
 
-// csvShape returns a CSV file's header and number of records.
-func csvShape(path string) ([]string, int64, error) {
+// columnStats are the statistics kiln data add records per CSV column.
+type columnStats struct {
+	Name    string   `json:"name"`
+	Missing int64    `json:"missing"`
+	Min     *float64 `json:"min,omitempty"`
+	Max     *float64 `json:"max,omitempty"`
+	Mean    *float64 `json:"mean,omitempty"`
+}
+
+// csvStats counts a CSV file's records and, per column, its empty fields
+// and, for numeric columns, the minimum, maximum and mean.
+func csvStats(path string, kinds []rowdelete.Kind) (int64, []columnStats, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, err
+		return 0, nil, err
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
 	r.ReuseRecord = true
-	header, err := r.Read()
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: header: %w", path, err)
+	if _, err := r.Read(); err != nil {
+		return 0, nil, fmt.Errorf("%s: header: %w", path, err)
 	}
-	header = append([]string(nil), header...)
+	stats := make([]columnStats, len(kinds))
+	sums := make([]float64, len(kinds))
+	counts := make([]int64, len(kinds))
 	var n int64
 	for {
-		_, err := r.Read()
+		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return header, n, nil
+			break
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", path, err)
+			return 0, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		n++
+		for i, v := range rec {
+			if v == "" {
+				stats[i].Missing++
+				continue
+			}
+			if kinds[i] != rowdelete.Int && kinds[i] != rowdelete.Double {
+				continue
+			}
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				continue
+			}
+			if counts[i] == 0 {
+				stats[i].Min, stats[i].Max = new(float64), new(float64)
+				*stats[i].Min, *stats[i].Max = x, x
+			}
+			*stats[i].Min, *stats[i].Max = min(*stats[i].Min, x), max(*stats[i].Max, x)
+			sums[i] += x
+			counts[i]++
+		}
 	}
+	for i := range stats {
+		if counts[i] > 0 {
+			m := sums[i] / float64(counts[i])
+			stats[i].Mean = &m
+		}
+	}
+	return n, stats, nil
 }

@@ -138,6 +138,12 @@ func TestDataDeleteMarksDerivedModelsStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ds, err := s.GetDataset(ctx, "people", 1)
+	if err != nil || ds.Rows != 4 ||
+		string(ds.Schema) != `{"columns":[{"name":"name","type":"string"},{"name":"email","type":"string"},{"name":"age","type":"int"}]}` ||
+		!strings.Contains(string(ds.Stats), `{"name":"age","missing":0,"min":30,"max":52,"mean":41.25}`) {
+		t.Fatalf("data set %+v schema %s stats %s (%v)", ds, ds.Schema, ds.Stats, err)
+	}
 	for _, c := range []struct{ input, dir string }{{csvPath, "m-people"}, {filepath.Join(home, "other.txt"), "m-other"}} {
 		os.WriteFile(filepath.Join(home, "other.txt"), []byte("other"), 0o644)
 		r, _ := s.StartRun(ctx, store.RunSpec{Kind: "train"})
