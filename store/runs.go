@@ -175,8 +175,8 @@ func (r *Run) LogMetric(name string, step int64, value float64) {
 	}
 }
 
-// Flush writes the buffered metrics now and returns the first error any
-// earlier background flush met.
+// Flush writes the buffered metrics now. It returns the error of the
+// last write that failed and whose values are not written yet.
 func (r *Run) Flush(ctx context.Context) error {
 	r.flush(ctx)
 	r.mu.Lock()
@@ -209,15 +209,14 @@ func (r *Run) beat(ctx context.Context) {
 
 func (r *Run) setErr(err error) {
 	r.mu.Lock()
-	if r.flushErr == nil {
-		r.flushErr = err
-	}
+	r.flushErr = err
 	r.mu.Unlock()
 }
 
-// flushMu-free: flush takes the buffer under the lock and writes it
-// outside; on failure the values go back to the front of the buffer so
-// that a later flush retries them.
+// flush takes the buffer under the lock and writes it outside. On failure
+// the values go back to the front of the buffer, so that the next flush
+// retries them, and the error is kept; a later successful flush, which
+// wrote them, clears it.
 func (r *Run) flush(ctx context.Context) {
 	r.mu.Lock()
 	batch := r.buf
@@ -231,20 +230,16 @@ func (r *Run) flush(ctx context.Context) {
 	t0 := time.Now()
 	err := r.s.insertMetrics(ctx, r.id, seq, batch)
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.stats.Flushes++
 	r.stats.Time += time.Since(t0)
-	if err == nil {
-		r.stats.Values += int64(len(batch))
-	}
-	r.mu.Unlock()
 	if err != nil {
-		r.mu.Lock()
 		r.buf = append(batch, r.buf...)
-		if r.flushErr == nil {
-			r.flushErr = err
-		}
-		r.mu.Unlock()
+		r.flushErr = err
+		return
 	}
+	r.stats.Values += int64(len(batch))
+	r.flushErr = nil
 }
 
 // End flushes the metrics, stops the heartbeat and records the run's end:
