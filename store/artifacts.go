@@ -347,6 +347,10 @@ func (s *Store) materialize(tree string, es []manifestEntry) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("store: %w", err)
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it private
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("store: %w", err)
+	}
 	ok := false
 	defer func() {
 		if !ok {
