@@ -123,6 +123,8 @@ func newRunEnv(t *testing.T) *runEnv {
 	})
 	dir := t.TempDir()
 	t.Setenv("PIPELINE_TEST_CHILD", "1")
+	// Under -race a child would sleep 1 s at exit waiting for reports.
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
 	return &runEnv{t: t, dir: dir, execlog: filepath.Join(dir, "exec.log"), cache: &Cache{Dir: filepath.Join(dir, "cache")}}
 }
 
