@@ -73,8 +73,8 @@ func decodeMetrics(out []Metric, name string, data []byte, n int64) ([]Metric, e
 	return out, nil
 }
 
-// insertMetrics writes batch seq of a run in one transaction: one row per
-// metric name.
+// insertMetrics writes batch seq of a run as one multi-row INSERT (atomic
+// on its own, one round trip to a server): one row per metric name.
 func (s *Store) insertMetrics(ctx context.Context, run, seq int64, ms []Metric) error {
 	byName := map[string][]Metric{}
 	var names []string
@@ -84,23 +84,23 @@ func (s *Store) insertMetrics(ctx context.Context, run, seq int64, ms []Metric) 
 		}
 		byName[m.Name] = append(byName[m.Name], m)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.wrap(err, "write metrics")
-	}
-	defer tx.Rollback()
-	for _, name := range names {
+	var q strings.Builder
+	q.WriteString("INSERT INTO metrics (run_id, name, seq, first_step, last_step, n, data) VALUES ")
+	args := make([]any, 0, 7*len(names))
+	for i, name := range names {
 		vs := byName[name]
 		first, last := vs[0].Step, vs[0].Step
 		for _, v := range vs {
 			first, last = min(first, v.Step), max(last, v.Step)
 		}
-		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO metrics (run_id, name, seq, first_step, last_step, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-			run, name, seq, first, last, len(vs), encodeMetrics(vs)); err != nil {
-			return s.wrap(err, "write metrics")
+		if i > 0 {
+			q.WriteString(", ")
 		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, run, name, seq, first, last, len(vs), encodeMetrics(vs))
 	}
-	return s.wrap(tx.Commit(), "write metrics")
+	_, err := s.db.ExecContext(ctx, s.q(q.String()), args...)
+	return s.wrap(err, "write metrics")
 }
 
 // Metrics returns the metrics of run id, by name and then step (values of

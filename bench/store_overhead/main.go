@@ -3,14 +3,16 @@
 // SGD with momentum, one thread, as kiln quickstart does) in alternating
 // phases of -steps steps, one without a recorder and one recording the
 // loss and learning rate of every step (and the epoch metrics) into a
-// SQLite store in a temporary KILN_HOME, in the order ABBA so that a slow
+// store (SQLite in a temporary KILN_HOME, then PostgreSQL started for the
+// run; -backend picks one), in the order ABBA so that a slow
 // drift of the machine's speed cancels. A recorded phase includes starting
 // the run and ending it (its last flush). It reports the median over
 // phase pairs of time_with / time_without − 1 as overhead_fraction, and
-// the store's own cost measured directly:
-// nanoseconds per LogMetric call and the time its background goroutine
-// spent writing batches, as a fraction of the recorded phases' time. The
-// last line of output is one JSON object.
+// the store's own cost measured directly: nanoseconds per LogMetric call
+// and the time its background goroutine spent writing batches, as a
+// fraction of the recorded phases' time. The headline figures are
+// SQLite's (the default backend); PostgreSQL's carry a postgres_ prefix.
+// The last line of output is one JSON object.
 //
 // overhead_fraction compares process CPU time (user + system, the store's
 // background writer included), which other processes' load disturbs far
@@ -33,6 +35,7 @@ import (
 	"github.com/kiln-ml/kiln/data"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/store"
+	"github.com/kiln-ml/kiln/store/storetest"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/train"
 )
@@ -65,11 +68,22 @@ func (m *memBatches) Epoch(ctx context.Context, e int) (func() (train.Batch, boo
 	}, func() {}
 }
 
+// bench is the model, optimizer and batches both arms train.
+type bench struct {
+	model   nn.Module
+	opt     nn.Optimizer
+	feat    int
+	steps   int
+	pairs   int
+	batches *memBatches
+}
+
 func main() {
 	dataDir := flag.String("data-dir", "", "MNIST folder (default KILN_TEST_DATA/mnist, else ../shared/data/mnist)")
 	steps := flag.Int("steps", 1500, "steps per phase")
 	pairs := flag.Int("pairs", 16, "pairs of phases (with and without recording)")
 	batch := flag.Int("batch", 32, "batch size")
+	backend := flag.String("backend", "both", "store backend to record into: sqlite, postgres (a server started for the run) or both")
 	flag.Parse()
 	if *dataDir == "" {
 		root := os.Getenv("KILN_TEST_DATA")
@@ -94,26 +108,69 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	home, err := os.MkdirTemp("", "kiln-store-overhead-")
-	if err != nil {
-		fail(err)
-	}
-	defer os.RemoveAll(home)
+	b := &bench{model: model, opt: opt, feat: feat, steps: *steps, pairs: *pairs,
+		batches: &memBatches{ds: ds, bs: *batch, feat: feat, steps: *steps}}
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Home: home})
+	out := map[string]any{"bench": "store_overhead", "steps_per_phase": *steps, "pairs": *pairs, "batch": *batch, "nproc": runtime.NumCPU()}
+	if *backend == "sqlite" || *backend == "both" {
+		home, err := os.MkdirTemp("", "kiln-store-overhead-")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(home)
+		fmt.Println("backend sqlite")
+		for k, v := range b.measure(ctx, store.Options{Home: home}) {
+			out[k] = v // the default backend's figures are the headline
+		}
+		out["backend"] = "sqlite"
+	}
+	if *backend == "postgres" || *backend == "both" {
+		pg, err := storetest.StartPostgres()
+		if err != nil {
+			fail(fmt.Errorf("postgres arm: %w (install Debian's postgresql, or pass -backend sqlite)", err))
+		}
+		defer pg.Stop()
+		dsn, err := pg.NewDatabase(ctx)
+		if err != nil {
+			fail(err)
+		}
+		home, err := os.MkdirTemp("", "kiln-store-overhead-")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(home)
+		fmt.Println("backend postgres (PostgreSQL started on loopback for this run)")
+		res := b.measure(ctx, store.Options{Home: home, DSN: dsn})
+		if _, ok := out["backend"]; !ok {
+			for k, v := range res {
+				out[k] = v
+			}
+			out["backend"] = "postgres"
+		} else {
+			for _, k := range []string{"overhead_fraction", "overhead_fraction_wall", "direct_fraction", "flush_fraction", "step_ms_with", "step_cpu_ms_with"} {
+				out["postgres_"+k] = res[k]
+			}
+		}
+	}
+	j, _ := json.Marshal(out)
+	fmt.Println(string(j))
+}
+
+// measure trains b.pairs ABBA pairs of phases, recording into a store
+// opened with o in the recorded phases, and returns the figures.
+func (b *bench) measure(ctx context.Context, o store.Options) map[string]any {
+	st, err := store.Open(ctx, o)
 	if err != nil {
 		fail(err)
 	}
 	defer st.Close()
-	batches := &memBatches{ds: ds, bs: *batch, feat: feat, steps: *steps}
-
 	var logged, flushValues int64
 	var flushTime time.Duration
 	phase := func(record bool) (wall, cpu float64) {
 		runtime.GC()
 		c0 := cpuSeconds()
 		t0 := time.Now()
-		tr := &train.Trainer{Model: model, Opt: opt, Cfg: train.Config{SampleShape: []int{feat}, Epochs: 1}}
+		tr := &train.Trainer{Model: b.model, Opt: b.opt, Cfg: train.Config{SampleShape: []int{b.feat}, Epochs: 1}}
 		var run *store.Run
 		if record {
 			if run, err = st.StartRun(ctx, store.RunSpec{Kind: "train", Command: os.Args}); err != nil {
@@ -121,7 +178,7 @@ func main() {
 			}
 			tr.Metrics = run
 		}
-		if _, err := tr.Run(ctx, batches, nil); err != nil {
+		if _, err := tr.Run(ctx, b.batches, nil); err != nil {
 			fail(err)
 		}
 		if record {
@@ -131,7 +188,7 @@ func main() {
 			fs := run.FlushStats()
 			flushTime += fs.Time
 			flushValues += fs.Values
-			logged += int64(2**steps + 3)
+			logged += int64(2*b.steps + 3)
 		}
 		return time.Since(t0).Seconds(), cpuSeconds() - c0
 	}
@@ -139,7 +196,7 @@ func main() {
 	phase(true)
 	logged, flushValues, flushTime = 0, 0, 0
 	var withWall, withoutWall, withCPU, withoutCPU []float64
-	for p := 0; p < *pairs; p++ {
+	for p := 0; p < b.pairs; p++ {
 		var aw, ac, bw, bc float64
 		if p%2 == 0 {
 			bw, bc = phase(false)
@@ -168,13 +225,9 @@ func main() {
 	if flushValues != logged {
 		fail(fmt.Errorf("the store wrote %d metric values, the loop logged %d", flushValues, logged))
 	}
-	n := float64(*pairs * *steps)
+	n := float64(b.pairs * b.steps)
 	sumWith := sum(withWall)
-	out := map[string]any{
-		"bench":                  "store_overhead",
-		"steps_per_phase":        *steps,
-		"pairs":                  *pairs,
-		"batch":                  *batch,
+	return map[string]any{
 		"step_ms_without":        round(sum(withoutWall)/n*1e3, 4),
 		"step_ms_with":           round(sumWith/n*1e3, 4),
 		"step_cpu_ms_without":    round(sum(withoutCPU)/n*1e3, 4),
@@ -185,11 +238,7 @@ func main() {
 		"flush_fraction":         round(flushTime.Seconds()/sumWith, 5),
 		"direct_fraction":        round((flushTime.Seconds()+float64(logged)*logNs*1e-9)/sumWith, 5),
 		"metric_values_written":  flushValues,
-		"backend":                "sqlite",
-		"nproc":                  runtime.NumCPU(),
 	}
-	b, _ := json.Marshal(out)
-	fmt.Println(string(b))
 }
 
 // cpuSeconds returns the user and system CPU time of this process: other
