@@ -80,8 +80,8 @@ type bench struct {
 
 func main() {
 	dataDir := flag.String("data-dir", "", "MNIST folder (default KILN_TEST_DATA/mnist, else ../shared/data/mnist)")
-	steps := flag.Int("steps", 1500, "steps per phase")
-	pairs := flag.Int("pairs", 16, "pairs of phases (with and without recording)")
+	steps := flag.Int("steps", 300, "steps per phase")
+	pairs := flag.Int("pairs", 60, "pairs of phases (with and without recording)")
 	batch := flag.Int("batch", 32, "batch size")
 	backend := flag.String("backend", "both", "store backend to record into: sqlite, postgres (a server started for the run) or both")
 	flag.Parse()
