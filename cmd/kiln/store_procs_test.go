@@ -18,7 +18,7 @@ import (
 // TestMain) with KILN_HOME=home.
 func kilnProcess(home string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1", "KILN_HOME="+home, "KILN_PARENT_RUN=")
+	cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1", "KILN_HOME="+home, "KILN_PARENT_RUN=", "GORACE=atexit_sleep_ms=0")
 	return cmd
 }
 

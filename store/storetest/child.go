@@ -115,7 +115,8 @@ func startChild(t *testing.T, o childOrders) *exec.Cmd {
 	t.Helper()
 	b, _ := json.Marshal(o)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envChild+"="+string(b))
+	// A race-built child would sleep 1 s at exit (GORACE atexit_sleep_ms).
+	cmd.Env = append(os.Environ(), envChild+"="+string(b), "GORACE=atexit_sleep_ms=0")
 	cmd.Stderr = os.Stderr
 	return cmd
 }
