@@ -147,7 +147,7 @@ func main() {
 			}
 			out["backend"] = "postgres"
 		} else {
-			for _, k := range []string{"overhead_fraction", "overhead_fraction_wall", "direct_fraction", "flush_fraction", "step_ms_with", "step_cpu_ms_with"} {
+			for _, k := range []string{"overhead_fraction", "overhead_fraction_wall", "direct_fraction", "flush_fraction", "step_ms_with", "step_cpu_ms_with", "step_ms_without", "step_cpu_ms_without"} {
 				out["postgres_"+k] = res[k]
 			}
 		}
