@@ -56,6 +56,11 @@ func runRunsLs(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return usageErr(stderr, "runs ls: unexpected argument %q", pos[0])
 	}
+	switch store.Status(*status) {
+	case "", store.Running, store.Succeeded, store.Failed, store.Cached, store.Blocked:
+	default:
+		return usageErr(stderr, "runs ls: unknown --status %q (running, succeeded, failed, cached, blocked)", *status)
+	}
 	ctx := context.Background()
 	s, err := openStore(ctx)
 	if err != nil {

@@ -105,6 +105,9 @@ func TestRecordedTrainRegisterLineage(t *testing.T) {
 		{[]string{"lineage", "--uses", filepath.Join(home, "never")}, exitFailure, "neither a recorded data set nor a recorded path"},
 		{[]string{"lineage"}, exitUsage, "name one"},
 		{[]string{"runs", "show", "x"}, exitUsage, "not a number"},
+		{[]string{"runs", "ls", "--status", "done"}, exitUsage, "unknown --status"},
+		{[]string{"runs", "frobnicate"}, exitUsage, "unknown verb"},
+		{[]string{"models", "register", "onlyname"}, exitUsage, "usage"},
 		{[]string{"runs", "show", "999"}, exitFailure, "no run 999"},
 		{[]string{"models", "register", "quick", filepath.Join(home, "nothing")}, exitFailure, "not a model folder"},
 	} {
