@@ -36,6 +36,7 @@ func verbs() map[string]verb {
 		"predict":    {runPredict, "classify IDX or PNG images with a saved model"},
 		"data":       {runData, "data pull mnist|fashion-mnist"},
 		"label":      {runLabel, "label apply|analyze|fit|predict: labeling functions and label models"},
+		"serve":      {runServe, "serve a model repository over the Open Inference Protocol (REST and gRPC)"},
 		"quickstart": {runQuickstart, "pull MNIST, train the MLP for one epoch, evaluate and save it"},
 		"version":    {runVersion, "print the version"},
 	}

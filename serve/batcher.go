@@ -1,0 +1,287 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrOverloaded is returned (wrapped in an *OverloadError) when a request
+// is refused because the queue is full or its deadline cannot be met.
+var ErrOverloaded = errors.New("overloaded")
+
+// ErrDeadline is returned when a queued request's deadline passed before
+// its batch could run.
+var ErrDeadline = errors.New("deadline exceeded in queue")
+
+// ErrStopped is returned for requests sent to a batcher that was stopped.
+var ErrStopped = errors.New("model version unloaded")
+
+// OverloadError tells why a request was refused and when to retry.
+type OverloadError struct {
+	// Reason is "queue_full" or "deadline".
+	Reason string
+	// RetryAfter is a hint for when the queue will have room.
+	RetryAfter time.Duration
+}
+
+func (e *OverloadError) Error() string {
+	return fmt.Sprintf("%v: %s (retry after %v)", ErrOverloaded, e.Reason, e.RetryAfter)
+}
+
+// Unwrap returns ErrOverloaded.
+func (e *OverloadError) Unwrap() error { return ErrOverloaded }
+
+// BatchConfig sets a batcher's policy.
+type BatchConfig struct {
+	// Objective is the latency objective of one batch for AIMD.
+	Objective time.Duration
+	// MaxBatch bounds the batch size (1 turns batching off).
+	MaxBatch int
+	// Step is AIMD's additive increase.
+	Step int
+	// Backoff is AIMD's multiplicative decrease.
+	Backoff float64
+	// MaxDelay is the longest a request waits for a batch to fill.
+	MaxDelay time.Duration
+	// MaxQueueRows bounds the rows waiting.
+	MaxQueueRows int
+}
+
+// BatchStats is what a batcher reports after each batch, for metrics.
+type BatchStats struct {
+	// Rows is the batch's size.
+	Rows int
+	// Latency is how long the batch ran.
+	Latency time.Duration
+	// Limit is the AIMD limit after the batch.
+	Limit int
+	// QueuedRows are the rows still waiting.
+	QueuedRows int
+}
+
+// Batcher queues the requests of one model version and runs them in
+// batches sized by AIMD, from one goroutine (Clipper §4.3). The policy
+// lives in the pure functions planBatch and admit and in AIMD; Batcher
+// adds the queue, the goroutine and the clock.
+type Batcher struct {
+	model   *Model
+	cfg     BatchConfig
+	observe func(BatchStats)
+
+	mu        sync.Mutex
+	queue     []*pending
+	rows      int
+	busy      bool
+	stopped   bool
+	aimd      *AIMD
+	batchTime time.Duration // EWMA of batches at the current limit
+	wake      chan struct{}
+	done      chan struct{}
+}
+
+type pending struct {
+	queued
+	x   []float32
+	ctx context.Context
+	out chan result
+}
+
+type result struct {
+	probs []float32
+	err   error
+}
+
+// NewBatcher starts a batcher for m; observe (may be nil) is called after
+// every batch from the batcher's goroutine. Stop ends it.
+func NewBatcher(m *Model, cfg BatchConfig, observe func(BatchStats)) *Batcher {
+	if cfg.MaxBatch < 1 {
+		cfg.MaxBatch = 1
+	}
+	if cfg.MaxQueueRows < cfg.MaxBatch {
+		cfg.MaxQueueRows = cfg.MaxBatch
+	}
+	if observe == nil {
+		observe = func(BatchStats) {}
+	}
+	b := &Batcher{model: m, cfg: cfg, observe: observe,
+		aimd: NewAIMD(cfg.Objective, cfg.Step, cfg.Backoff, cfg.MaxBatch),
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// Predict queues n rows x and waits for their probabilities. It returns an
+// *OverloadError at once when admission refuses the request, ErrDeadline
+// when the deadline passed while it waited, and ctx's error when the
+// caller gave up.
+func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time.Time) ([]float32, error) {
+	now := time.Now()
+	p := &pending{queued: queued{rows: n, arrived: now, deadline: deadline}, x: x, ctx: ctx, out: make(chan result, 1)}
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		return nil, ErrStopped
+	}
+	st := admission{queuedRows: b.rows, busy: b.busy, limit: b.aimd.Limit(), batchTime: b.batchTime, maxRows: b.cfg.MaxQueueRows}
+	if ok, reason := admit(st, n, now, deadline); !ok {
+		retry := time.Duration((b.rows+st.limit-1)/st.limit+1) * b.batchTime
+		b.mu.Unlock()
+		return nil, &OverloadError{Reason: reason, RetryAfter: retry}
+	}
+	b.queue = append(b.queue, p)
+	b.rows += n
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case r := <-p.out:
+		return r.probs, r.err
+	case <-ctx.Done():
+		// The batcher still owns p; it will see ctx is done and skip it.
+		return nil, ctx.Err()
+	}
+}
+
+// QueuedRows returns the rows waiting.
+func (b *Batcher) QueuedRows() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rows
+}
+
+// Limit returns the current AIMD batch limit.
+func (b *Batcher) Limit() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.aimd.Limit()
+}
+
+// Stop refuses new requests, runs the ones queued, and returns when the
+// batcher's goroutine has ended.
+func (b *Batcher) Stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	<-b.done
+}
+
+func (b *Batcher) loop() {
+	defer close(b.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		b.mu.Lock()
+		meta := make([]queued, len(b.queue))
+		for i, p := range b.queue {
+			meta[i] = p.queued
+		}
+		take, wait := planBatch(meta, b.aimd.Limit(), b.cfg.MaxDelay, time.Now())
+		if b.stopped && take == 0 && len(b.queue) > 0 {
+			// Draining: run what is queued without waiting for more.
+			take = min(len(b.queue), max(1, b.fitting(meta)))
+		}
+		if take == 0 {
+			stopped := b.stopped
+			b.mu.Unlock()
+			if stopped {
+				return
+			}
+			if wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-b.wake:
+				case <-timer.C:
+				}
+				timer.Stop()
+			} else {
+				<-b.wake
+			}
+			continue
+		}
+		batch := append([]*pending(nil), b.queue[:take]...)
+		b.queue = append(b.queue[:0], b.queue[take:]...)
+		for _, p := range batch {
+			b.rows -= p.rows
+		}
+		b.busy = true
+		est := b.batchTime
+		b.mu.Unlock()
+		b.run(batch, est)
+	}
+}
+
+// fitting returns how many requests from the front of q fit in one batch.
+func (b *Batcher) fitting(q []queued) int {
+	rows, n := 0, 0
+	for _, m := range q {
+		if n > 0 && rows+m.rows > b.aimd.Limit() {
+			break
+		}
+		rows += m.rows
+		n++
+	}
+	return n
+}
+
+// run executes one batch: requests whose caller left or whose deadline
+// cannot be met any more are answered without running them.
+func (b *Batcher) run(batch []*pending, est time.Duration) {
+	now := time.Now()
+	live := batch[:0]
+	rows := 0
+	for _, p := range batch {
+		switch {
+		case p.ctx.Err() != nil:
+			p.out <- result{err: p.ctx.Err()}
+		case now.Add(est / 2).After(p.deadline):
+			p.out <- result{err: ErrDeadline}
+		default:
+			live = append(live, p)
+			rows += p.rows
+		}
+	}
+	if len(live) > 0 {
+		x := make([]float32, 0, rows*b.model.Features)
+		for _, p := range live {
+			x = append(x, p.x...)
+		}
+		start := time.Now()
+		probs := b.model.Predict(x, rows)
+		lat := time.Since(start)
+		c := b.model.Classes
+		off := 0
+		for _, p := range live {
+			p.out <- result{probs: probs[off*c : (off+p.rows)*c : (off+p.rows)*c]}
+			off += p.rows
+		}
+		b.mu.Lock()
+		limit := b.aimd.Limit()
+		b.aimd.Observe(rows, lat)
+		if rows >= limit || b.batchTime == 0 {
+			// The estimate is of a full batch; smaller batches say little
+			// about it except at the start.
+			if b.batchTime == 0 {
+				b.batchTime = lat
+			} else {
+				b.batchTime = (b.batchTime*7 + lat) / 8
+			}
+		}
+		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}
+		b.busy = false
+		b.mu.Unlock()
+		b.observe(st)
+		return
+	}
+	b.mu.Lock()
+	b.busy = false
+	b.mu.Unlock()
+}
