@@ -109,14 +109,15 @@ func rowsFor(req *InferRequest, m *Model, maxRows int) (int, []float32, error) {
 	}
 	per := int64(1)
 	for _, d := range in.Shape[1:] {
+		if d < 1 || per > int64(m.Features) {
+			per = -1
+			break
+		}
 		per *= d
 	}
-	flat := len(in.Shape) == 2 && per == int64(m.Features)
-	same := len(in.Shape)-1 == len(m.Sample)
-	for i := 1; same && i < len(in.Shape); i++ {
-		same = in.Shape[i] == int64(m.Sample[i-1])
-	}
-	if !flat && !same {
+	// Any trailing shape that holds one row's features is taken: [N, 784]
+	// and [N, 1, 28, 28] both reach an MLP or LeNet-5 (rows are flat).
+	if per != int64(m.Features) {
 		return 0, nil, badRequest("inputs[0].shape", "shape %v does not match model %s's input [N, %s]", in.Shape, m.Name, shapeString(m.Sample))
 	}
 	n := in.Shape[0]
