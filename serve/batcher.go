@@ -77,7 +77,8 @@ type Batcher struct {
 	busy      bool
 	stopped   bool
 	aimd      *AIMD
-	batchTime time.Duration // EWMA of batches at the current limit
+	batchTime time.Duration // EWMA of full batches' run time
+	batchDev  time.Duration // EWMA of its absolute deviation
 	wake      chan struct{}
 	done      chan struct{}
 }
@@ -125,7 +126,11 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 		b.mu.Unlock()
 		return nil, ErrStopped
 	}
-	st := admission{queuedRows: b.rows, busy: b.busy, limit: b.aimd.Limit(), batchTime: b.batchTime, maxRows: b.cfg.MaxQueueRows}
+	// Admission plans with a cautious batch time, mean + one mean
+	// deviation (TCP's retransmission timer adds four; batches vary less),
+	// so that batches slowed by a busy CPU do not turn admitted requests
+	// into late ones.
+	st := admission{queuedRows: b.rows, busy: b.busy, limit: b.aimd.Limit(), batchTime: b.batchTime + b.batchDev, maxRows: b.cfg.MaxQueueRows}
 	if ok, reason := admit(st, n, now, deadline); !ok {
 		retry := time.Duration((b.rows+st.limit-1)/st.limit+1) * b.batchTime
 		b.mu.Unlock()
@@ -242,7 +247,7 @@ func (b *Batcher) run(batch []*pending, est time.Duration) {
 		switch {
 		case p.ctx.Err() != nil:
 			p.out <- result{err: p.ctx.Err()}
-		case now.Add(est / 2).After(p.deadline):
+		case now.Add(est).After(p.deadline):
 			p.out <- result{err: ErrDeadline}
 		default:
 			live = append(live, p)
@@ -272,7 +277,9 @@ func (b *Batcher) run(batch []*pending, est time.Duration) {
 			if b.batchTime == 0 {
 				b.batchTime = lat
 			} else {
-				b.batchTime = (b.batchTime*7 + lat) / 8
+				d := lat - b.batchTime
+				b.batchTime += d / 8
+				b.batchDev += (d.Abs() - b.batchDev) / 4
 			}
 		}
 		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}

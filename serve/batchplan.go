@@ -58,6 +58,7 @@ type admission struct {
 const (
 	rejectQueueFull = "queue_full"
 	rejectDeadline  = "deadline"
+	rejectInFlight  = "in_flight"
 )
 
 // admit decides whether a request of rows rows arriving at now with the

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/kiln-ml/kiln/nn"
-	"github.com/kiln-ml/kiln/train"
 	pb "github.com/kiln-ml/kiln/serve/inferencepb"
+	"github.com/kiln-ml/kiln/train"
 )
 
 // saveMLP writes an initialised MLP 784-hidden-10 to repo/name/version and

@@ -48,6 +48,11 @@ func (r *InferResult) ClassOf() []int64 {
 // *RequestError (400/404), an *OverloadError, ErrDeadline, or the
 // context's error.
 func (s *Server) Infer(ctx context.Context, req *InferRequest) (*InferResult, error) {
+	if n := s.inFlight.Add(1); n > int64(s.cfg.MaxInFlight) {
+		s.inFlight.Add(-1)
+		return nil, &OverloadError{Reason: rejectInFlight, RetryAfter: s.cfg.SLO}
+	}
+	defer s.inFlight.Add(-1)
 	now := time.Now()
 	deadline := now.Add(s.cfg.SLO)
 	if req.Timeout > 0 && now.Add(req.Timeout).Before(deadline) {

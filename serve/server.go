@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,10 @@ type Config struct {
 	MaxQueueRows int
 	// MaxRows bounds the rows of one request.
 	MaxRows int
+	// MaxInFlight bounds the requests inside Infer at once, across models;
+	// more are refused at once (the queues bound rows per version, this
+	// bounds the memory of requests waiting on ensembles and caches).
+	MaxInFlight int
 	// MaxBody bounds a REST request's body, in bytes.
 	MaxBody int64
 	// CacheRows is the prediction cache's capacity in rows (0: no cache).
@@ -53,6 +58,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxRows <= 0 {
 		c.MaxRows = 1024
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 4096
 	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = 32 << 20
@@ -83,6 +91,8 @@ type Server struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	closed  bool
+
+	inFlight atomic.Int64
 }
 
 type servedModel struct {

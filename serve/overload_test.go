@@ -1,0 +1,254 @@
+package serve
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/kiln-ml/kiln/serve/inferencepb"
+)
+
+func rawRequest(x []float32, rows int) *pb.ModelInferRequest {
+	raw := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	return &pb.ModelInferRequest{ModelName: "mnist",
+		Inputs:           []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{int64(rows), 784}}},
+		Outputs:          []*pb.ModelInferRequest_InferRequestedOutputTensor{{Name: "class"}},
+		RawInputContents: [][]byte{raw}}
+}
+
+// Overload: offered twice the rate the server sustains, it stays up, the
+// requests it admits finish within twice the objective at the 99th
+// percentile, the excess is refused at once with RESOURCE_EXHAUSTED and a
+// retry-after header (429 over REST: TestOverloadREST429), and its queues
+// and memory stay bounded. The load generator runs in the test, on the
+// same two cores as the server, and other processes may share them: a
+// trial whose p99 was inflated by a descheduled process is run again, up
+// to three trials; every other property must hold in every trial.
+func TestOverloadAtTwiceSustainableRate(t *testing.T) {
+	repo := t.TempDir()
+	// A model and request size whose compute outweighs the cost of a gRPC
+	// round trip: were a request nearly all protocol overhead, twice the
+	// sustainable rate would saturate the CPU before a request reached
+	// admission control, in the generator as much as in the server.
+	saveMLP(t, repo, "mnist", "1", []int{1024, 1024}, 1, nil)
+	const rows = 8
+	const slo = 20 * time.Millisecond
+	const maxQueue = 512
+	ts := startServer(t, Config{Repository: repo, SLO: slo, MaxQueueRows: maxQueue})
+	req := rawRequest(images(rows, 1), rows)
+	var p99s []time.Duration
+	for trial := 1; trial <= 3; trial++ {
+		p99 := overloadTrial(t, ts, req, slo, maxQueue)
+		p99s = append(p99s, p99)
+		if raceEnabled || p99 <= 2*slo {
+			return
+		}
+	}
+	t.Errorf("p99 of admitted requests %v in three trials, over twice the objective %v", p99s, slo)
+}
+
+// overloadTrial measures the sustainable rate, offers twice that for
+// 1.5 s, checks everything but latency, and returns the admitted p99.
+func overloadTrial(t *testing.T, ts *testServer, req *pb.ModelInferRequest, slo time.Duration, maxQueue int) time.Duration {
+	ctx := context.Background()
+	// The sustainable rate: what 32 closed-loop clients (that back off for
+	// 2 ms when refused) get for 0.5 s, after 0.3 s for AIMD to settle.
+	var done, failed atomic.Int64
+	t0 := time.Now()
+	measureFrom, stopAt := t0.Add(300*time.Millisecond), t0.Add(800*time.Millisecond)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for now := time.Now(); now.Before(stopAt); now = time.Now() {
+				_, err := ts.grpc.ModelInfer(ctx, req)
+				if err == nil && now.After(measureFrom) {
+					done.Add(1)
+				}
+				if err != nil {
+					failed.Add(1)
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sustain := float64(done.Load()) / 0.5
+	if sustain < 20 {
+		t.Fatalf("the server sustains only %.0f requests/s (%d refused)", sustain, failed.Load())
+	}
+
+	var ms0 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+
+	// Open loop at twice that rate for 1.5 s.
+	rate := 2 * sustain
+	dur := 1500 * time.Millisecond
+	var mu sync.Mutex
+	var lat []time.Duration
+	var refused, expired atomic.Int64
+	var retryHeader atomic.Bool
+	var maxQueued atomic.Int64
+	stopSample := make(chan struct{})
+	ts.mu.RLock()
+	b := ts.models["mnist"].versions["1"].batcher
+	ts.mu.RUnlock()
+	go func() {
+		for {
+			select {
+			case <-stopSample:
+				return
+			case <-time.After(time.Millisecond):
+				if q := int64(b.QueuedRows()); q > maxQueued.Load() {
+					maxQueued.Store(q)
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	sent := 0
+	for time.Since(start) < dur {
+		due := int(time.Since(start).Seconds() * rate)
+		for ; sent < due; sent++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var hdr metadata.MD
+				t0 := time.Now()
+				_, err := ts.grpc.ModelInfer(ctx, req, grpc.Header(&hdr))
+				el := time.Since(t0)
+				switch status.Code(err) {
+				case codes.OK:
+					mu.Lock()
+					lat = append(lat, el)
+					mu.Unlock()
+				case codes.ResourceExhausted:
+					refused.Add(1)
+					if v := hdr.Get("retry-after"); len(v) == 1 {
+						if n, err := strconv.Atoi(v[0]); err == nil && n >= 1 {
+							retryHeader.Store(true)
+						}
+					}
+				case codes.DeadlineExceeded:
+					expired.Add(1)
+				default:
+					t.Errorf("unexpected error under overload: %v", err)
+				}
+			}()
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
+	wg.Wait()
+	close(stopSample)
+	offered := float64(sent) / time.Since(start).Seconds()
+
+	var ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if len(lat) == 0 {
+		t.Fatal("nothing was admitted")
+	}
+	p99 := lat[len(lat)*99/100]
+	t.Logf("sustainable %.0f req/s; offered %.0f req/s (%d sent): %d served (p50 %v, p99 %v), %d refused, %d expired in queue; max queue %d rows; heap %d → %d MB",
+		sustain, offered, sent, len(lat), lat[len(lat)/2], p99, refused.Load(), expired.Load(), maxQueued.Load(), ms0.HeapInuse>>20, ms1.HeapInuse>>20)
+	if refused.Load() == 0 {
+		t.Error("no request was refused at twice the sustainable rate")
+	}
+	if !retryHeader.Load() {
+		t.Error("refusals carried no retry-after header")
+	}
+	if q := maxQueued.Load(); q > int64(maxQueue) {
+		t.Errorf("queue reached %d rows, over its bound of %d", q, maxQueue)
+	}
+	if grow := int64(ms1.HeapInuse) - int64(ms0.HeapInuse); grow > 64<<20 {
+		t.Errorf("heap grew by %d MB under overload", grow>>20)
+	}
+	// The excess is refused at once, not served late: expiries in the
+	// queue are the exception.
+	if e := expired.Load(); e > int64(sent)/20 {
+		t.Errorf("%d of %d requests expired in the queue instead of being refused at once", e, sent)
+	}
+	// Still serving.
+	if code, body, _ := ts.do(t, "GET", "/v2/health/live", nil); code != 200 {
+		t.Fatalf("after the overload: %d %s", code, body)
+	}
+	if _, err := ts.grpc.ModelInfer(ctx, req); err != nil {
+		t.Fatalf("after the overload: %v", err)
+	}
+	return p99
+}
+
+// Over REST, a request that finds the queue full is refused with 429 and
+// a Retry-After header; so is one over the in-flight bound.
+func TestOverloadREST429(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "mnist", "1", []int{1024, 1024}, 1, nil)
+	ts := startServer(t, Config{Repository: repo, SLO: time.Second, MaxBatch: 8, MaxQueueRows: 8})
+	body := inferBody(t, "", images(8, 1), 8)
+	var wg sync.WaitGroup
+	var ok, refused, retry atomic.Int64
+	for range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, b, hdr := ts.do(t, "POST", "/v2/models/mnist/infer", body)
+			switch code {
+			case 200:
+				ok.Add(1)
+			case 429:
+				refused.Add(1)
+				if n, err := strconv.Atoi(hdr.Get("Retry-After")); err == nil && n >= 1 {
+					retry.Add(1)
+				}
+			default:
+				t.Errorf("%d %s", code, b)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() == 0 || refused.Load() == 0 || retry.Load() != refused.Load() {
+		t.Errorf("%d served, %d refused (%d with Retry-After); want both, all refusals with Retry-After", ok.Load(), refused.Load(), retry.Load())
+	}
+	code, b, _ := ts.do(t, "GET", "/metrics", nil)
+	if code != 200 || !containsAll(string(b), `kiln_serve_rejections_total{model="mnist",reason="queue_full"}`, `kiln_serve_requests_total{code="429",model="mnist",protocol="rest"}`) {
+		t.Errorf("metrics miss the rejections")
+	}
+
+	ts2 := startServer(t, Config{Repository: repo, MaxInFlight: 1, SLO: time.Second})
+	ts2.inFlight.Add(1) // one request is inside
+	if code, _, hdr := ts2.do(t, "POST", "/v2/models/mnist/infer", body); code != 429 || hdr.Get("Retry-After") == "" {
+		t.Errorf("over the in-flight bound: %d", code)
+	}
+	ts2.inFlight.Add(-1)
+	if code, b, _ := ts2.do(t, "POST", "/v2/models/mnist/infer", body); code != 200 {
+		t.Errorf("under the bound again: %d %s", code, b)
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
