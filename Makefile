@@ -10,7 +10,7 @@ DATA    ?= $(abspath ../shared/data)
 export KILN_TEST_DATA ?= $(DATA)
 
 .PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
-	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit
+	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit bench-serve_load
 
 all: build
 
@@ -29,7 +29,7 @@ fmt-check:
 test: fmt-check vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
 	$(GO) test -count=1 ./tensor/... ./autograd/... ./nn/...
-	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/...
+	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/... ./serve/...
 
 race:
 	$(GO) test -race -tags '$(TAGS)' ./...
@@ -44,6 +44,8 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseSpec -fuzztime 30s ./label/
 	$(GO) test -run XXX -fuzz FuzzParseJSONRecord -fuzztime 30s ./label/
 	$(GO) test -run XXX -fuzz FuzzParseWrench -fuzztime 30s ./label/
+	$(GO) test -run XXX -fuzz FuzzDecodeRESTRequest -fuzztime 30s ./serve/
+	$(GO) test -run XXX -fuzz FuzzDecodeGRPCRequest -fuzztime 30s ./serve/
 
 quickstart: build
 	$(BIN) quickstart
@@ -71,3 +73,6 @@ bench-spam:
 
 bench-label_fit:
 	bash bench/label_fit/run.sh
+
+bench-serve_load: build
+	bash bench/serve_load/run.sh

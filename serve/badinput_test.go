@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/kiln-ml/kiln/serve/inferencepb"
 )
@@ -136,6 +137,46 @@ func FuzzDecodeRESTRequest(f *testing.F) {
 		}
 		if bytes.Contains(body, []byte("\x00")) && req == nil {
 			t.Fatal("nil request without error")
+		}
+	})
+}
+
+// FuzzDecodeGRPCRequest: any bytes that parse as a ModelInferRequest give
+// a request or a 400 *RequestError, never a panic, and a decoded FP32
+// tensor's data matches its shape.
+func FuzzDecodeGRPCRequest(f *testing.F) {
+	for _, r := range []*pb.ModelInferRequest{
+		{ModelName: "m", Id: "42", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 2}, Contents: &pb.InferTensorContents{Fp32Contents: []float32{1, 2}}}}},
+		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 1}}}, RawInputContents: [][]byte{{0, 0, 128, 63}}},
+		{ModelName: "m", Parameters: map[string]*pb.InferParameter{"timeout": {ParameterChoice: &pb.InferParameter_Int64Param{Int64Param: 100}}}},
+	} {
+		b, err := proto.Marshal(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r pb.ModelInferRequest
+		if proto.Unmarshal(b, &r) != nil {
+			return
+		}
+		req, _, err := DecodeGRPCRequest(&r)
+		if err != nil {
+			var re *RequestError
+			if !errors.As(err, &re) || re.Status != 400 {
+				t.Fatalf("error %v (%T) is not a 400 RequestError", err, err)
+			}
+			return
+		}
+		for i, in := range req.Inputs {
+			n := int64(1)
+			for _, d := range in.Shape {
+				n *= d
+			}
+			if in.Datatype == "FP32" && int64(len(in.Data)) != n {
+				t.Fatalf("input %d: %d values for shape %v", i, len(in.Data), in.Shape)
+			}
 		}
 	})
 }

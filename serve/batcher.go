@@ -85,7 +85,11 @@ type Batcher struct {
 
 type pending struct {
 	queued
-	x   []float32
+	// idle is set when the request found the batcher idle and empty: it
+	// runs next, so no estimate can make it late, and it is only dropped
+	// if its deadline has passed.
+	idle bool
+	x    []float32
 	ctx context.Context
 	out chan result
 }
@@ -136,6 +140,7 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 		b.mu.Unlock()
 		return nil, &OverloadError{Reason: reason, RetryAfter: retry}
 	}
+	p.idle = b.rows == 0 && !b.busy
 	b.queue = append(b.queue, p)
 	b.rows += n
 	b.mu.Unlock()
@@ -247,7 +252,7 @@ func (b *Batcher) run(batch []*pending, est time.Duration) {
 		switch {
 		case p.ctx.Err() != nil:
 			p.out <- result{err: p.ctx.Err()}
-		case now.Add(est).After(p.deadline):
+		case now.After(p.deadline), !p.idle && now.Add(est).After(p.deadline):
 			p.out <- result{err: ErrDeadline}
 		default:
 			live = append(live, p)
@@ -262,12 +267,9 @@ func (b *Batcher) run(batch []*pending, est time.Duration) {
 		start := time.Now()
 		probs := b.model.Predict(x, rows)
 		lat := time.Since(start)
-		c := b.model.Classes
-		off := 0
-		for _, p := range live {
-			p.out <- result{probs: probs[off*c : (off+p.rows)*c : (off+p.rows)*c]}
-			off += p.rows
-		}
+		// Update the state before answering, so that a client that sends
+		// its next request the moment it has this answer finds the
+		// batcher idle.
 		b.mu.Lock()
 		limit := b.aimd.Limit()
 		b.aimd.Observe(rows, lat)
@@ -285,6 +287,12 @@ func (b *Batcher) run(batch []*pending, est time.Duration) {
 		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}
 		b.busy = false
 		b.mu.Unlock()
+		c := b.model.Classes
+		off := 0
+		for _, p := range live {
+			p.out <- result{probs: probs[off*c : (off+p.rows)*c : (off+p.rows)*c]}
+			off += p.rows
+		}
 		b.observe(st)
 		return
 	}

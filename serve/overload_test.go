@@ -91,7 +91,7 @@ func overloadTrial(t *testing.T, ts *testServer, req *pb.ModelInferRequest, slo 
 	}
 	wg.Wait()
 	sustain := float64(done.Load()) / 0.5
-	if sustain < 20 {
+	if sustain < 20 && !raceEnabled {
 		t.Fatalf("the server sustains only %.0f requests/s (%d refused)", sustain, failed.Load())
 	}
 
