@@ -90,8 +90,8 @@ type pending struct {
 	// if its deadline has passed.
 	idle bool
 	x    []float32
-	ctx context.Context
-	out chan result
+	ctx  context.Context
+	out  chan result
 }
 
 type result struct {
