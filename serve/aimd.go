@@ -39,12 +39,13 @@ func NewAIMD(objective time.Duration, step int, backoff float64, max int) *AIMD 
 func (a *AIMD) Limit() int { return a.limit }
 
 // Observe records that a batch of size rows took latency and returns the
-// new limit. A batch over the objective cuts the limit to Backoff × size
-// (at least one row less than size, never below 1); a batch within the
-// objective that filled the limit raises it by Step (up to Max); a smaller
-// batch within the objective says nothing about larger ones and leaves the
-// limit alone.
-func (a *AIMD) Observe(size int, latency time.Duration) int {
+// new limit; full tells whether the limit was what bounded the batch (it
+// reached the limit, or requests were left waiting that did not fit). A
+// batch over the objective cuts the limit to Backoff × size (at least one
+// row less than size, never below 1); a full batch within the objective
+// raises it by Step (up to Max); a batch that was not full says nothing
+// about larger ones and leaves the limit alone.
+func (a *AIMD) Observe(size int, latency time.Duration, full bool) int {
 	switch {
 	case latency > a.Objective:
 		next := int(float64(size) * a.Backoff)
@@ -54,7 +55,7 @@ func (a *AIMD) Observe(size int, latency time.Duration) int {
 		if next < a.limit {
 			a.limit = max(next, 1)
 		}
-	case size >= a.limit:
+	case full || size >= a.limit:
 		a.limit = min(a.limit+a.Step, a.Max)
 	}
 	return a.limit

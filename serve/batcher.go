@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -77,8 +78,9 @@ type Batcher struct {
 	busy      bool
 	stopped   bool
 	aimd      *AIMD
-	batchTime time.Duration // EWMA of full batches' run time
-	batchDev  time.Duration // EWMA of its absolute deviation
+	recent    [16]time.Duration // run times of the last batches, a ring
+	nRecent   int
+	batchTime time.Duration // their upper quartile
 	wake      chan struct{}
 	done      chan struct{}
 }
@@ -130,11 +132,7 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 		b.mu.Unlock()
 		return nil, ErrStopped
 	}
-	// Admission plans with a cautious batch time, mean + one mean
-	// deviation (TCP's retransmission timer adds four; batches vary less),
-	// so that batches slowed by a busy CPU do not turn admitted requests
-	// into late ones.
-	st := admission{queuedRows: b.rows, busy: b.busy, limit: b.aimd.Limit(), batchTime: b.batchTime + b.batchDev, maxRows: b.cfg.MaxQueueRows}
+	st := admission{queuedRows: b.rows, busy: b.busy, limit: b.aimd.Limit(), batchTime: b.batchTime, maxRows: b.cfg.MaxQueueRows}
 	if ok, reason := admit(st, n, now, deadline); !ok {
 		retry := time.Duration((b.rows+st.limit-1)/st.limit+1) * b.batchTime
 		b.mu.Unlock()
@@ -217,6 +215,7 @@ func (b *Batcher) loop() {
 			}
 			continue
 		}
+		full := take < len(b.queue)
 		batch := append([]*pending(nil), b.queue[:take]...)
 		b.queue = append(b.queue[:0], b.queue[take:]...)
 		for _, p := range batch {
@@ -225,7 +224,7 @@ func (b *Batcher) loop() {
 		b.busy = true
 		est := b.batchTime
 		b.mu.Unlock()
-		b.run(batch, est)
+		b.run(batch, est, full)
 	}
 }
 
@@ -244,7 +243,7 @@ func (b *Batcher) fitting(q []queued) int {
 
 // run executes one batch: requests whose caller left or whose deadline
 // cannot be met any more are answered without running them.
-func (b *Batcher) run(batch []*pending, est time.Duration) {
+func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 	now := time.Now()
 	live := batch[:0]
 	rows := 0
@@ -265,25 +264,22 @@ func (b *Batcher) run(batch []*pending, est time.Duration) {
 			x = append(x, p.x...)
 		}
 		start := time.Now()
-		probs := b.model.Predict(x, rows)
+		probs := b.predict(x, rows)
 		lat := time.Since(start)
 		// Update the state before answering, so that a client that sends
 		// its next request the moment it has this answer finds the
 		// batcher idle.
 		b.mu.Lock()
-		limit := b.aimd.Limit()
-		b.aimd.Observe(rows, lat)
-		if rows >= limit || b.batchTime == 0 {
-			// The estimate is of a full batch; smaller batches say little
-			// about it except at the start.
-			if b.batchTime == 0 {
-				b.batchTime = lat
-			} else {
-				d := lat - b.batchTime
-				b.batchTime += d / 8
-				b.batchDev += (d.Abs() - b.batchDev) / 4
-			}
-		}
+		b.aimd.Observe(rows, lat, full)
+		// The estimate is the upper quartile of the last 16 batches'
+		// times: under load, when admission matters, batches are full; a
+		// quantile ignores the odd batch that a descheduled thread or a
+		// cold cache made slow (a mean would refuse requests for many
+		// batches after), and the upper quartile rather than the median
+		// keeps admitted requests from turning late when batches vary.
+		b.recent[b.nRecent%len(b.recent)] = lat
+		b.nRecent++
+		b.batchTime = upperQuartile(b.recent[:min(b.nRecent, len(b.recent))])
 		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}
 		b.busy = false
 		b.mu.Unlock()
@@ -299,4 +295,28 @@ func (b *Batcher) run(batch []*pending, est time.Duration) {
 	b.mu.Lock()
 	b.busy = false
 	b.mu.Unlock()
+}
+
+// predict runs the model on rows rows of x, in calls of at most MaxBatch
+// rows: a request larger than MaxBatch is split, so that MaxBatch bounds
+// every call of the model (MaxBatch 1 runs one row at a time).
+func (b *Batcher) predict(x []float32, rows int) []float32 {
+	if rows <= b.cfg.MaxBatch {
+		return b.model.Predict(x, rows)
+	}
+	f := b.model.Features
+	out := make([]float32, 0, rows*b.model.Classes)
+	for off := 0; off < rows; off += b.cfg.MaxBatch {
+		n := min(b.cfg.MaxBatch, rows-off)
+		out = append(out, b.model.Predict(x[off*f:(off+n)*f], n)...)
+	}
+	return out
+}
+
+// upperQuartile returns the 75th percentile of ds (which it does not
+// change).
+func upperQuartile(ds []time.Duration) time.Duration {
+	c := append([]time.Duration(nil), ds...)
+	slices.Sort(c)
+	return c[len(c)*3/4]
 }

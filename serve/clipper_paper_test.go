@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -16,27 +17,31 @@ func TestClipper43AIMDTable(t *testing.T) {
 	steps := []struct {
 		size    int
 		latency time.Duration
+		full    bool
 		want    int
 		why     string
 	}{
-		{1, 1 * ms, 5, "full batch within the objective: +4"},
-		{5, 2 * ms, 9, "+4"},
-		{3, 1 * ms, 9, "a smaller batch says nothing about the limit"},
-		{9, 3 * ms, 13, "+4"},
-		{13, 11 * ms, 11, "over the objective: ⌊13 × 0.9⌋ = 11"},
-		{11, 10 * ms, 15, "exactly the objective is within it"},
-		{15, 30 * ms, 13, "⌊15 × 0.9⌋ = 13"},
-		{13, 9 * ms, 17, "+4"},
-		{17, 9 * ms, 21, "+4"},
-		{21, 9 * ms, 25, ""},
-		{25, 9 * ms, 29, ""},
-		{29, 9 * ms, 32, "capped at Max"},
-		{32, 9 * ms, 32, "stays at Max"},
-		{2, 50 * ms, 1, "a slow small batch cuts the limit to below it: max(⌊2 × 0.9⌋, 1) = 1"},
-		{1, 50 * ms, 1, "never below 1"},
+		{1, 1 * ms, false, 5, "full batch within the objective: +4"},
+		{5, 2 * ms, false, 9, "+4"},
+		{3, 1 * ms, false, 9, "a smaller batch says nothing about the limit"},
+		{9, 3 * ms, false, 13, "+4"},
+		{13, 11 * ms, false, 11, "over the objective: ⌊13 × 0.9⌋ = 11"},
+		{11, 10 * ms, false, 15, "exactly the objective is within it"},
+		{15, 30 * ms, false, 13, "⌊15 × 0.9⌋ = 13"},
+		{13, 9 * ms, false, 17, "+4"},
+		{17, 9 * ms, false, 21, "+4"},
+		{21, 9 * ms, false, 25, ""},
+		{25, 9 * ms, false, 29, ""},
+		{29, 9 * ms, false, 32, "capped at Max"},
+		{32, 9 * ms, false, 32, "stays at Max"},
+		{2, 50 * ms, false, 1, "a slow small batch cuts the limit to below it: max(⌊2 × 0.9⌋, 1) = 1"},
+		{1, 50 * ms, false, 1, "never below 1"},
+		{1, 1 * ms, false, 5, "+4"},
+		{4, 1 * ms, true, 9, "not at the limit, but requests were left waiting that did not fit: +4"},
+		{4, 1 * ms, false, 9, "not full, nobody waiting: unchanged"},
 	}
 	for i, s := range steps {
-		if got := a.Observe(s.size, s.latency); got != s.want {
+		if got := a.Observe(s.size, s.latency, s.full); got != s.want {
 			t.Fatalf("step %d (batch %d in %v; %s): limit %d, want %d", i, s.size, s.latency, s.why, got, s.want)
 		}
 	}
@@ -48,7 +53,7 @@ func TestClipper43AIMDDecreaseAlwaysShrinks(t *testing.T) {
 	for _, size := range []int{2, 5, 9, 10, 11, 100} {
 		a := NewAIMD(time.Millisecond, 1, 0.95, 1000)
 		a.limit = size
-		got := a.Observe(size, time.Second)
+		got := a.Observe(size, time.Second, true)
 		if got >= size || got < 1 {
 			t.Errorf("batch %d over the objective: limit %d, want in [1, %d)", size, got, size)
 		}
@@ -240,5 +245,29 @@ func TestClipper52EnsembleDecided(t *testing.T) {
 	avg := ensembleAverage([][]float32{sure3, sure4})
 	if math.Abs(float64(avg[3])-0.49) > 1e-6 || math.Abs(float64(avg[4])-0.49) > 1e-6 {
 		t.Errorf("average %v", avg)
+	}
+}
+
+// A batcher never calls the model with more than MaxBatch rows: a larger
+// request is split, and its answer equals the unsplit one.
+func TestBatcherSplitsAtMaxBatch(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{16}, 1, nil)
+	m, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := images(7, 3)
+	want := m.Predict(x, 7)
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 3, MaxDelay: time.Millisecond}, nil)
+	defer b.Stop()
+	got, err := b.Predict(context.Background(), x, 7, time.Now().Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Fatalf("value %d: %v split, %v whole", i, got[i], want[i])
+		}
 	}
 }

@@ -94,7 +94,7 @@ func TestClipper52EnsembleDoesNotWaitForStragglers(t *testing.T) {
 	slow := saveMLP(t, repo, "sure", "3", []int{2048, 2048}, 3, nil)
 	_ = slow
 	// The straggler: a network about 1000× the others' cost; find a batch
-	// of rows that it needs at least 40 ms for on this machine.
+	// of rows that it needs at least 80 ms for on this machine.
 	m, err := LoadModel("sure", "3", filepath.Join(repo, "sure", "3"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,13 +102,17 @@ func TestClipper52EnsembleDoesNotWaitForStragglers(t *testing.T) {
 	rows, slowTime := 2, time.Duration(0)
 	for ; rows <= 1024; rows *= 2 {
 		x := images(rows, 1)
-		start := time.Now()
-		m.Predict(x, rows)
-		if slowTime = time.Since(start); slowTime >= 40*time.Millisecond {
+		slowTime = time.Hour
+		for range 3 { // the fastest of three: other processes only slow it
+			start := time.Now()
+			m.Predict(x, rows)
+			slowTime = min(slowTime, time.Since(start))
+		}
+		if slowTime >= 80*time.Millisecond {
 			break
 		}
 	}
-	if slowTime < 40*time.Millisecond {
+	if slowTime < 80*time.Millisecond {
 		t.Skipf("the slow member takes only %v for 1024 rows", slowTime)
 	}
 	copyDir(t, filepath.Join(repo, "sure", "3"), filepath.Join(repo, "unsure", "3"))
@@ -158,7 +162,7 @@ func TestClipper52EnsembleDoesNotWaitForStragglers(t *testing.T) {
 	// the straggler's time, the answer comes at the deadline from the two
 	// that answered.
 	time.Sleep(2 * slowTime) // let the straggler's earlier batches finish
-	deadline := slowTime / 2
+	deadline := slowTime / 4
 	r, el = post("unsure", deadline)
 	if r.Version != "1+2" || r.Members != 2 {
 		t.Errorf("unsure ensemble at its deadline answered as %q with %d members", r.Version, r.Members)

@@ -21,7 +21,8 @@ type Config struct {
 	SLO time.Duration
 	// MaxBatch bounds batches, in rows; 1 turns batching off.
 	MaxBatch int
-	// MaxDelay is the longest a request waits for its batch to fill.
+	// MaxDelay is the longest a request waits for its batch to fill
+	// (default: a tenth of SLO, at most 2 ms).
 	MaxDelay time.Duration
 	// MaxQueueRows bounds each version's queue, in rows.
 	MaxQueueRows int
@@ -51,7 +52,7 @@ func (c *Config) defaults() {
 		c.MaxBatch = 256
 	}
 	if c.MaxDelay <= 0 {
-		c.MaxDelay = c.SLO / 10
+		c.MaxDelay = min(c.SLO/10, 2*time.Millisecond)
 	}
 	if c.MaxQueueRows <= 0 {
 		c.MaxQueueRows = 8 * c.MaxBatch
