@@ -48,3 +48,12 @@ func newMetrics() *metrics {
 		m.cacheHits, m.cacheMiss, m.rejections, m.loaded)
 	return m
 }
+
+// dropVersion removes the series of a version that was unloaded.
+func (m *metrics) dropVersion(model, version string) {
+	for _, v := range []interface {
+		DeleteLabelValues(...string) bool
+	}{m.batchSize, m.batchLat, m.queueDepth, m.batchLimit} {
+		v.DeleteLabelValues(model, version)
+	}
+}

@@ -249,7 +249,11 @@ func (s *Server) Sync() error {
 	// Requests already queued on a retired version finish on it.
 	for i, sv := range retired {
 		sv.batcher.Stop()
-		s.cache.DropVersion(retiredKeys[i].model, retiredKeys[i].version)
+		k := retiredKeys[i]
+		s.cache.DropVersion(k.model, k.version)
+		if !s.ModelReady(k.model, k.version) { // unloaded, not replaced
+			s.met.dropVersion(k.model, k.version)
+		}
 	}
 	return nil
 }
