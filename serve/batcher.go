@@ -81,9 +81,20 @@ type Batcher struct {
 	recent    [16]time.Duration // run times of the last batches, a ring
 	nRecent   int
 	batchTime time.Duration // their upper quartile
+	meta      []queued // planBatch's view of the queue, reused
+	parked    int      // what the loop waits for: parkedNot, parkedTimer or parkedIdle
 	wake      chan struct{}
 	done      chan struct{}
 }
+
+// What the batcher's loop is blocked on, so that a new request wakes it
+// only when that changes its plan: an idle loop must wake, one waiting
+// out the delay must wake only once the batch is full.
+const (
+	parkedNot = iota
+	parkedTimer
+	parkedIdle
+)
 
 type pending struct {
 	queued
@@ -141,10 +152,16 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 	p.idle = b.rows == 0 && !b.busy
 	b.queue = append(b.queue, p)
 	b.rows += n
+	signal := b.parked == parkedIdle || (b.parked == parkedTimer && b.rows >= b.aimd.Limit())
+	if signal {
+		b.parked = parkedNot
+	}
 	b.mu.Unlock()
-	select {
-	case b.wake <- struct{}{}:
-	default:
+	if signal {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
 	}
 	select {
 	case r := <-p.out:
@@ -188,10 +205,12 @@ func (b *Batcher) loop() {
 	timer.Stop()
 	for {
 		b.mu.Lock()
-		meta := make([]queued, len(b.queue))
-		for i, p := range b.queue {
-			meta[i] = p.queued
+		b.parked = parkedNot
+		meta := b.meta[:0]
+		for _, p := range b.queue {
+			meta = append(meta, p.queued)
 		}
+		b.meta = meta
 		take, wait := planBatch(meta, b.aimd.Limit(), b.cfg.MaxDelay, time.Now())
 		if b.stopped && take == 0 && len(b.queue) > 0 {
 			// Draining: run what is queued without waiting for more.
@@ -199,6 +218,11 @@ func (b *Batcher) loop() {
 		}
 		if take == 0 {
 			stopped := b.stopped
+			if wait > 0 {
+				b.parked = parkedTimer
+			} else {
+				b.parked = parkedIdle
+			}
 			b.mu.Unlock()
 			if stopped {
 				return
