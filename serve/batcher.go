@@ -81,8 +81,8 @@ type Batcher struct {
 	recent    [16]time.Duration // run times of the last batches, a ring
 	nRecent   int
 	batchTime time.Duration // their upper quartile
-	meta      []queued // planBatch's view of the queue, reused
-	parked    int      // what the loop waits for: parkedNot, parkedTimer or parkedIdle
+	meta      []queued      // planBatch's view of the queue, reused
+	parked    int           // what the loop waits for: parkedNot, parkedTimer or parkedIdle
 	wake      chan struct{}
 	done      chan struct{}
 }
