@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"testing"
 
+	"github.com/kiln-ml/kiln/nn"
 	pb "github.com/kiln-ml/kiln/serve/inferencepb"
 )
 
@@ -258,5 +262,38 @@ func TestConformanceGRPC(t *testing.T) {
 		if v := int64(binary.LittleEndian.Uint64(r.RawOutputContents[0][8*i:])); float64(v) != wantCls[i] {
 			t.Errorf("raw class[%d] = %d, want %v", i, v, wantCls[i])
 		}
+	}
+}
+
+// LeNet-5 takes [N, 1, 28, 28] (and flat rows), and answers as the network
+// does outside the server.
+func TestLeNetServed(t *testing.T) {
+	repo := t.TempDir()
+	cfg := nn.ModelConfig{Name: "lenet5", Input: []int{1, 28, 28}, Classes: 10}
+	m, err := nn.Build(cfg, rand.New(rand.NewPCG(3, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.SaveModel(filepath.Join(repo, "lenet", "1"), nn.SavedModel{Config: cfg, Mean: 0.1307, Std: 0.3081}, m); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, Config{Repository: repo})
+	x := images(2, 8)
+	ref := reference(t, repo, "lenet", "1", x, 2)
+	for _, shape := range [][]int64{{2, 1, 28, 28}, {2, 784}} {
+		r, err := ts.grpc.ModelInfer(context.Background(), &pb.ModelInferRequest{ModelName: "lenet",
+			Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: shape, Contents: &pb.InferTensorContents{Fp32Contents: x}}}})
+		if err != nil {
+			t.Fatalf("shape %v: %v", shape, err)
+		}
+		got := make([]float64, 20)
+		for i, v := range r.Outputs[0].Contents.Fp32Contents {
+			got[i] = float64(v)
+		}
+		closeTo(t, fmt.Sprint("lenet ", shape), got, ref)
+	}
+	mm, err := ts.grpc.ModelMetadata(context.Background(), &pb.ModelMetadataRequest{Name: "lenet"})
+	if err != nil || !reflect.DeepEqual(mm.Inputs[0].Shape, []int64{-1, 1, 28, 28}) {
+		t.Errorf("lenet metadata %v %v", mm, err)
 	}
 }
