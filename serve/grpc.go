@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -146,9 +147,9 @@ func grpcError(err error) error {
 		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 			return err
 		}
-		if err == context.Canceled {
+		if errors.Is(err, context.Canceled) {
 			c = codes.Canceled
-		} else if err == context.DeadlineExceeded {
+		} else if errors.Is(err, context.DeadlineExceeded) {
 			c = codes.DeadlineExceeded
 		} else {
 			c = codes.Internal
@@ -189,7 +190,7 @@ func DecodeGRPCRequest(r *pb.ModelInferRequest) (*InferRequest, bool, error) {
 		if in.GetName() == "" {
 			return nil, false, badRequest(f+".name", "missing")
 		}
-		if !knownTypes[in.GetDatatype()] {
+		if !knownType(in.GetDatatype()) {
 			return nil, false, badRequest(f+".datatype", "unknown datatype %q", in.GetDatatype())
 		}
 		n, err := elements(f+".shape", in.GetShape(), maxElements)

@@ -24,7 +24,7 @@ const (
 //	GET  /v2/health/live, /v2/health/ready          200 or 503, empty body
 //	GET  /v2                                         server metadata
 //	GET  /v2/models/{name}[/versions/{v}]           model metadata
-//	GET  /v2/models/{name}[/versions/{v}]/ready     200 or 404... (400s carry {"error"})
+//	GET  /v2/models/{name}[/versions/{v}]/ready     200, or 404 for an unknown model or version
 //	POST /v2/models/{name}[/versions/{v}]/infer     inference
 //	POST /v2/models/{name}/feedback                 reward for an earlier answer
 //	GET  /metrics                                    Prometheus metrics

@@ -324,6 +324,9 @@ func (s *Server) Feedback(model string, fb Feedback) (*FeedbackResult, error) {
 	}
 	sm.selMu.Lock()
 	defer sm.selMu.Unlock()
+	if sm.selector == nil {
+		return nil, notFound("model_name", "model %q: %v", model, errNoVersions)
+	}
 	out := &FeedbackResult{Version: e.version, Reward: reward, Probabilities: map[string]float64{}}
 	if e.sel == sm.selector {
 		sm.selector.Feedback(e.arm, e.prob, reward)

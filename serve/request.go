@@ -65,14 +65,8 @@ var numericTypes = map[string]bool{
 	"FP16": true, "FP32": true, "FP64": true,
 }
 
-// knownTypes are all of the protocol's datatypes.
-var knownTypes = map[string]bool{"BOOL": true, "BYTES": true}
-
-func init() {
-	for k := range numericTypes {
-		knownTypes[k] = true
-	}
-}
+// knownType reports whether dt is one of the protocol's datatypes.
+func knownType(dt string) bool { return dt == "BOOL" || dt == "BYTES" || numericTypes[dt] }
 
 // elements returns the product of a shape, or an error naming field when a
 // dimension is negative or the product overflows limit.

@@ -80,7 +80,7 @@ func DecodeRESTRequest(body []byte, model, version string) (*InferRequest, error
 		if in.Datatype == "" {
 			return nil, badRequest(f+".datatype", "missing")
 		}
-		if !knownTypes[in.Datatype] {
+		if !knownType(in.Datatype) {
 			return nil, badRequest(f+".datatype", "unknown datatype %q", in.Datatype)
 		}
 		if in.Shape == nil {

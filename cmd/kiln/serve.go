@@ -23,7 +23,7 @@ import (
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln serve", flag.ContinueOnError)
-	cfgFile := fs.String("config", "", "YAML file of settings (keys are flag names); flags override it")
+	fs.String("config", "", "YAML file of settings (keys are flag names); flags override it")
 	repo := fs.String("repo", "", "model repository: NAME/VERSION/ folders written by kiln train --out")
 	addr := fs.String("addr", "127.0.0.1:8000", "REST listen address (host:port; port 0 picks one)")
 	grpcAddr := fs.String("grpc-addr", "127.0.0.1:8001", "gRPC listen address (empty: no gRPC)")
@@ -39,7 +39,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, how long to let in-flight requests finish")
 	asJSON := fs.Bool("json", false, "print the listening addresses as one JSON document on stdout")
-	_ = cfgFile
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
