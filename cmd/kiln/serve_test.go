@@ -62,7 +62,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 
 	// Many requests, one batch of 8 rows each: they queue; SIGTERM comes
-	// while most of them are in flight.
+	// when the first is answered, while the rest are in flight.
 	const n = 32
 	type outcome struct {
 		code int
@@ -70,6 +70,8 @@ func TestServeGracefulShutdown(t *testing.T) {
 		err  error
 	}
 	outs := make([]outcome, n)
+	first := make(chan struct{})
+	var once sync.Once
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -81,9 +83,12 @@ func TestServeGracefulShutdown(t *testing.T) {
 				outs[i].code = resp.StatusCode
 				resp.Body.Close()
 			}
+			once.Do(func() { close(first) })
 		}()
 	}
-	time.Sleep(30 * time.Millisecond)
+	// The first answer means the others have been sent and are queued
+	// behind it (one batch of 8 rows each).
+	<-first
 	sigAt := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
