@@ -3,14 +3,11 @@ package serve
 import (
 	"context"
 	"testing"
-
-	"github.com/kiln-ml/kiln/tensor"
 )
 
 // BenchmarkGRPCInferMLP1Row measures one-image requests to the MNIST MLP
 // over gRPC on loopback, client and server in this process.
 func BenchmarkGRPCInferMLP1Row(b *testing.B) {
-	tensor.SetThreads(1)
 	repo := b.TempDir()
 	saveMLP(b, repo, "mnist", "1", []int{256, 128}, 1, nil)
 	ts := startServer(b, Config{Repository: repo, MaxQueueRows: 1 << 16})

@@ -62,6 +62,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	runtime.GOMAXPROCS(max(*threads, 2)) // one more for the network than for compute
 	tensor.SetThreads(*threads)
 
+	// Catch the signals before anyone can learn the addresses: a SIGTERM
+	// sent the moment the server is up must drain it, not kill it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	srv, err := serve.NewServer(serve.Config{Repository: *repo, SLO: *slo, MaxBatch: *maxBatch, MaxDelay: *maxDelay,
 		MaxQueueRows: *queueRows, MaxRows: *maxRows, MaxBody: *maxBody, CacheRows: *cacheRows, Poll: *poll, Logger: log})
 	if err != nil {
@@ -99,9 +104,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "kiln serve: REST on http://%s, gRPC on %s, models %v\n", hl.Addr(), grpcShown, srv.ModelNames())
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	rc := exitOK
 	select {
 	case s := <-sig:
