@@ -78,6 +78,7 @@ func main() {
 		out[p+"_ceiling_batch"] = best
 		for ri, rowsPer := range rowsSizes {
 			var served [2]float64
+			var bestSteps [2]stepResult
 			for i, maxBatch := range []int{256, 1} {
 				label := "adaptive"
 				if maxBatch == 1 {
@@ -91,7 +92,8 @@ func main() {
 					fmt.Fprintln(os.Stderr, "serve_load:", err)
 					os.Exit(1)
 				}
-				served[i] = ladder(srv.grpc, name, x, rowsPer, *conns, *slo, *step, ceil, label)
+				bestSteps[i] = ladder(srv.grpc, name, x, rowsPer, *conns, *slo, *step, ceil, label)
+				served[i] = bestSteps[i].served
 				fmt.Printf("  server: %s\n", srv.batchSummary(name))
 				srv.stop()
 			}
@@ -102,6 +104,9 @@ func main() {
 			q := fmt.Sprintf("%s_r%d_", p, rowsPer)
 			out[q+"served_rows_per_s"] = math.Round(served[0])
 			out[q+"batch1_rows_per_s"] = math.Round(served[1])
+			out[q+"served_p50_ms"] = round3(ms(bestSteps[0].p50))
+			out[q+"served_p99_ms"] = round3(ms(bestSteps[0].p99))
+			out[q+"batch1_p99_ms"] = round3(ms(bestSteps[1].p99))
 			out[q+"fraction_of_ceiling"] = round3(frac)
 			out[q+"speedup_vs_batch1"] = round3(speed)
 			if ri == 0 {
@@ -239,13 +244,13 @@ type stepResult struct {
 
 // ladder offers rising load until the server saturates and returns the
 // best served throughput among steps whose p99 met the objective.
-func ladder(clients []pb.GRPCInferenceServiceClient, model string, x []float32, rows, conns int, slo, step time.Duration, ceil float64, label string) float64 {
+func ladder(clients []pb.GRPCInferenceServiceClient, model string, x []float32, rows, conns int, slo, step time.Duration, ceil float64, label string) stepResult {
 	if conns > len(clients) {
 		conns = len(clients)
 	}
 	reqs := requests(model, x, rows)
 	fmt.Printf("%s %s: offered rows/s  served rows/s  p50 ms  p99 ms  refused\n", model, label)
-	best := 0.0
+	var best stepResult
 	rate := 1000.0 // rows/s
 	// Rise until two steps in a row serve less than 90% of what was
 	// offered (saturation); a single step with a bad p99 (another process
@@ -254,8 +259,8 @@ func ladder(clients []pb.GRPCInferenceServiceClient, model string, x []float32, 
 	for i := 0; i < 16 && saturated < 2; i++ {
 		r := offer(clients[:conns], reqs, rows, rate, step)
 		mark := ""
-		if r.p99 <= slo && r.served > best {
-			best = r.served
+		if r.p99 <= slo && r.served > best.served {
+			best = r
 			mark = " *"
 		}
 		fmt.Printf("  %10.0f  %10.0f  %6.2f  %6.2f  %7d%s\n", r.offered, r.served, ms(r.p50), ms(r.p99), r.refused, mark)
