@@ -32,6 +32,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	maxDelay := fs.Duration("max-delay", 0, "longest a request waits for its batch to fill (default slo/10, at most 2ms)")
 	queueRows := fs.Int("queue-rows", 0, "bound of each version's queue in rows (default 8 × max-batch)")
 	maxRows := fs.Int("max-rows", 1024, "most rows in one request")
+	maxInFlight := fs.Int("max-in-flight", 4096, "most requests being served at once, across models; more are refused with 429")
 	maxBody := fs.Int64("max-body", 32<<20, "largest REST request body in bytes")
 	cacheRows := fs.Int("cache-rows", 10000, "prediction cache capacity in rows (0: no cache)")
 	poll := fs.Duration("poll", time.Second, "how often to rescan the repository")
@@ -68,7 +69,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	srv, err := serve.NewServer(serve.Config{Repository: *repo, SLO: *slo, MaxBatch: *maxBatch, MaxDelay: *maxDelay,
-		MaxQueueRows: *queueRows, MaxRows: *maxRows, MaxBody: *maxBody, CacheRows: *cacheRows, Poll: *poll, Logger: log})
+		MaxQueueRows: *queueRows, MaxRows: *maxRows, MaxInFlight: *maxInFlight, MaxBody: *maxBody, CacheRows: *cacheRows, Poll: *poll, Logger: log})
 	if err != nil {
 		return fail(stderr, "serve: %v", err)
 	}
