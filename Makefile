@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseWrench -fuzztime 30s ./label/
 	$(GO) test -run XXX -fuzz FuzzDecodeRESTRequest -fuzztime 30s ./serve/
 	$(GO) test -run XXX -fuzz FuzzDecodeGRPCRequest -fuzztime 30s ./serve/
+	$(GO) test -run XXX -fuzz FuzzDecodeRESTBinary -fuzztime 30s ./serve/
 
 quickstart: build
 	$(BIN) quickstart

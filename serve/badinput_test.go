@@ -118,7 +118,7 @@ func FuzzDecodeRESTRequest(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1e-7]}],"parameters":{"timeout":1000}}`))
 	f.Add([]byte(`{"inputs":[]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := DecodeRESTRequest(body, "m", "")
+		req, err := DecodeRESTRequest(body, -1, "m", "")
 		if err != nil {
 			var re *RequestError
 			if !errors.As(err, &re) || re.Status != 400 || re.Error() == "" {
@@ -175,6 +175,37 @@ func FuzzDecodeGRPCRequest(f *testing.F) {
 				n *= d
 			}
 			if in.Datatype == "FP32" && int64(len(in.Data)) != n {
+				t.Fatalf("input %d: %d values for shape %v", i, len(in.Data), in.Shape)
+			}
+		}
+	})
+}
+
+// FuzzDecodeRESTBinary: a body of the binary tensor data extension with
+// any header length gives a request or a 400 *RequestError, never a
+// panic, and decoded numeric data matches its shape.
+func FuzzDecodeRESTBinary(f *testing.F) {
+	hdr := `{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}],"outputs":[{"name":"class","parameters":{"binary_data":true}}]}`
+	f.Add([]byte(hdr+"\x00\x00\x80\x3f\x00\x00\x00\x40"), len(hdr))
+	f.Add([]byte(hdr+"\x00\x00\x80"), len(hdr))
+	u8 := `{"inputs":[{"name":"x","shape":[3],"datatype":"UINT8","parameters":{"binary_data_size":3}}],"parameters":{"binary_data_output":true}}`
+	f.Add([]byte(u8+"\x01\x02\x03"), len(u8))
+	f.Add([]byte(u8+"\x01\x02\x03"), -1)
+	f.Fuzz(func(t *testing.T, body []byte, headerLen int) {
+		req, err := DecodeRESTRequest(body, headerLen, "m", "")
+		if err != nil {
+			var re *RequestError
+			if !errors.As(err, &re) || re.Status != 400 || re.Error() == "" {
+				t.Fatalf("error %v (%T) is not a 400 RequestError", err, err)
+			}
+			return
+		}
+		for i, in := range req.Inputs {
+			n := int64(1)
+			for _, d := range in.Shape {
+				n *= d
+			}
+			if numericTypes[in.Datatype] && int64(len(in.Data)) != n {
 				t.Fatalf("input %d: %d values for shape %v", i, len(in.Data), in.Shape)
 			}
 		}

@@ -1,15 +1,20 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/kiln-ml/kiln/nn"
@@ -85,7 +90,7 @@ func TestConformanceREST(t *testing.T) {
 	if ct := hdr.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	if !reflect.DeepEqual(sm, map[string]any{"name": "kiln", "version": ServerVersion, "extensions": []any{}}) {
+	if !reflect.DeepEqual(sm, map[string]any{"name": "kiln", "version": ServerVersion, "extensions": []any{"binary_tensor_data"}}) {
 		t.Errorf("server metadata %v", sm)
 	}
 
@@ -197,7 +202,7 @@ func TestConformanceGRPC(t *testing.T) {
 		t.Errorf("ModelReady %v %v", r, err)
 	}
 	sm, err := ts.grpc.ServerMetadata(ctx, &pb.ServerMetadataRequest{})
-	if err != nil || sm.Name != "kiln" || sm.Version != ServerVersion || len(sm.Extensions) != 0 {
+	if err != nil || sm.Name != "kiln" || sm.Version != ServerVersion || !reflect.DeepEqual(sm.Extensions, []string{"binary_tensor_data"}) {
 		t.Errorf("ServerMetadata %v %v", sm, err)
 	}
 	mm, err := ts.grpc.ModelMetadata(ctx, &pb.ModelMetadataRequest{Name: "mnist"})
@@ -295,5 +300,91 @@ func TestLeNetServed(t *testing.T) {
 	mm, err := ts.grpc.ModelMetadata(context.Background(), &pb.ModelMetadataRequest{Name: "lenet"})
 	if err != nil || !reflect.DeepEqual(mm.Inputs[0].Shape, []int64{-1, 1, 28, 28}) {
 		t.Errorf("lenet metadata %v %v", mm, err)
+	}
+}
+
+// The binary tensor data extension over REST: the JSON header's length in
+// Inference-Header-Content-Length, an FP32 input as raw little-endian
+// bytes after it, and the probabilities asked back in binary while the
+// class stays in JSON.
+func TestConformanceRESTBinary(t *testing.T) {
+	repo := conformanceRepo(t)
+	ts := startServer(t, Config{Repository: repo})
+	x := images(2, 6)
+	raw := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	hdr, _ := json.Marshal(map[string]any{"id": "b",
+		"inputs":  []any{map[string]any{"name": "input", "shape": []int{2, 784}, "datatype": "FP32", "parameters": map[string]any{"binary_data_size": len(raw)}}},
+		"outputs": []any{map[string]any{"name": "probabilities", "parameters": map[string]any{"binary_data": true}}, map[string]any{"name": "class"}}})
+	req, _ := http.NewRequest("POST", ts.url+"/v2/models/mnist/versions/1/infer", bytes.NewReader(append(hdr, raw...)))
+	req.Header.Set("Inference-Header-Content-Length", fmt.Sprint(len(hdr)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	n, err := strconv.Atoi(resp.Header.Get("Inference-Header-Content-Length"))
+	if err != nil || n > len(body) || resp.Header.Get("Content-Type") != "application/octet-stream" {
+		t.Fatalf("response headers %v", resp.Header)
+	}
+	var r struct {
+		ModelName    string `json:"model_name"`
+		ModelVersion string `json:"model_version"`
+		ID           string
+		Outputs      []struct {
+			Name, Datatype string
+			Shape          []int64
+			Parameters     map[string]float64
+			Data           []float64
+		}
+	}
+	if err := json.Unmarshal(body[:n], &r); err != nil {
+		t.Fatal(err)
+	}
+	ref := reference(t, repo, "mnist", "1", x, 2)
+	if r.ModelName != "mnist" || r.ModelVersion != "1" || r.ID != "b" || len(r.Outputs) != 2 {
+		t.Fatalf("response %s", body[:n])
+	}
+	p, c := r.Outputs[0], r.Outputs[1]
+	if p.Name != "probabilities" || p.Datatype != "FP32" || !reflect.DeepEqual(p.Shape, []int64{2, 10}) || p.Data != nil || p.Parameters["binary_data_size"] != 80 || len(body)-n != 80 {
+		t.Fatalf("binary output %+v with %d bytes after the header", p, len(body)-n)
+	}
+	got := make([]float64, 20)
+	for i := range got {
+		got[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(body[n+4*i:])))
+	}
+	closeTo(t, "binary probabilities", got, ref)
+	if c.Name != "class" || c.Parameters != nil || !reflect.DeepEqual(c.Data, argmax(ref, 2, 10)) {
+		t.Errorf("JSON class output %+v", c)
+	}
+
+	// Sizes that do not add up are refused, naming the field.
+	for _, tc := range []struct {
+		hdrLen string
+		body   []byte
+		want   string
+	}{
+		{fmt.Sprint(len(hdr) + len(raw) + 10), append(hdr, raw...), "Inference-Header-Content-Length"},
+		{fmt.Sprint(len(hdr)), append(hdr, raw[:100]...), "inputs[0].parameters.binary_data_size"},
+		{fmt.Sprint(len(hdr)), append(append(hdr, raw...), 1, 2, 3), "body: 3 bytes of binary data"},
+		{"x", append(hdr, raw...), "Inference-Header-Content-Length"},
+	} {
+		req, _ := http.NewRequest("POST", ts.url+"/v2/models/mnist/infer", bytes.NewReader(tc.body))
+		req.Header.Set("Inference-Header-Content-Length", tc.hdrLen)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), tc.want) {
+			t.Errorf("header %s: %d %s, want 400 naming %s", tc.hdrLen, resp.StatusCode, b, tc.want)
+		}
 	}
 }

@@ -45,7 +45,7 @@ func (g *grpcService) ModelReady(_ context.Context, r *pb.ModelReadyRequest) (*p
 }
 
 func (g *grpcService) ServerMetadata(context.Context, *pb.ServerMetadataRequest) (*pb.ServerMetadataResponse, error) {
-	return &pb.ServerMetadataResponse{Name: ServerName, Version: ServerVersion, Extensions: []string{}}, nil
+	return &pb.ServerMetadataResponse{Name: ServerName, Version: ServerVersion, Extensions: []string{"binary_tensor_data"}}, nil
 }
 
 func (g *grpcService) ModelMetadata(_ context.Context, r *pb.ModelMetadataRequest) (*pb.ModelMetadataResponse, error) {

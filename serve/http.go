@@ -1,17 +1,23 @@
 package serve
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// binaryHeader carries the length of the JSON part of a body that uses
+// the binary tensor data extension.
+const binaryHeader = "Inference-Header-Content-Length"
 
 // ServerName and ServerVersion are what server metadata reports.
 const (
@@ -35,7 +41,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) { healthStatus(w, s.Live()) })
 	mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) { healthStatus(w, s.Ready()) })
 	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"name": ServerName, "version": ServerVersion, "extensions": []string{}})
+		writeJSON(w, 200, map[string]any{"name": ServerName, "version": ServerVersion, "extensions": []string{"binary_tensor_data"}})
 	})
 	mux.HandleFunc("GET /v2/models/{name}", s.handleMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", s.handleMetadata)
@@ -95,7 +101,16 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, name, "rest", err)
 		return
 	}
-	req, err := DecodeRESTRequest(body, name, r.PathValue("version"))
+	headerLen := -1
+	if h := r.Header.Get(binaryHeader); h != "" {
+		n, err := strconv.Atoi(h)
+		if err != nil || n < 0 {
+			s.writeError(w, name, "rest", badRequest(binaryHeader, "%q is not a byte count", h))
+			return
+		}
+		headerLen = n
+	}
+	req, err := DecodeRESTRequest(body, headerLen, name, r.PathValue("version"))
 	if err != nil {
 		s.writeError(w, name, "rest", err)
 		return
@@ -109,15 +124,45 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	if res.EnsembleSize > 0 {
 		resp.Parameters = map[string]any{"ensemble_members": res.Members, "ensemble_size": res.EnsembleSize}
 	}
+	var bin []byte
 	for _, o := range res.Outputs {
+		out := restOutput{Name: o}
+		var raw []byte
 		switch o {
 		case ProbabilitiesName:
-			resp.Outputs = append(resp.Outputs, restOutput{Name: o, Shape: []int64{int64(res.Rows), int64(res.Classes)}, Datatype: "FP32", Data: jsonFloats(res.Probs)})
+			out.Shape, out.Datatype, out.Data = []int64{int64(res.Rows), int64(res.Classes)}, "FP32", jsonFloats(res.Probs)
+			raw = make([]byte, 4*len(res.Probs))
+			for i, v := range res.Probs {
+				binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+			}
 		case ClassName:
-			resp.Outputs = append(resp.Outputs, restOutput{Name: o, Shape: []int64{int64(res.Rows)}, Datatype: "INT64", Data: res.ClassOf()})
+			cls := res.ClassOf()
+			out.Shape, out.Datatype, out.Data = []int64{int64(res.Rows)}, "INT64", cls
+			raw = make([]byte, 8*len(cls))
+			for i, v := range cls {
+				binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+			}
 		}
+		if req.BinaryAll || req.BinaryOutputs[o] {
+			out.Data = nil
+			out.Parameters = map[string]any{"binary_data_size": len(raw)}
+			bin = append(bin, raw...)
+		}
+		resp.Outputs = append(resp.Outputs, out)
 	}
-	writeJSON(w, 200, resp)
+	if bin == nil {
+		writeJSON(w, 200, resp)
+	} else {
+		js, err := json.Marshal(resp)
+		if err != nil {
+			s.writeError(w, name, "rest", err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set(binaryHeader, strconv.Itoa(len(js)))
+		w.WriteHeader(200)
+		w.Write(append(js, bin...))
+	}
 	s.met.requests.WithLabelValues(name, "rest", "200").Inc()
 	s.met.latency.WithLabelValues(name, "rest").Observe(time.Since(start).Seconds())
 }

@@ -20,6 +20,10 @@ type InferRequest struct {
 	// Timeout, when positive, shortens the request's deadline below the
 	// server's objective (Triton's "timeout" parameter, in microseconds).
 	Timeout time.Duration
+	// BinaryOutputs names the outputs to return as binary data (the REST
+	// binary tensor data extension); BinaryAll asks it for every output.
+	BinaryOutputs map[string]bool
+	BinaryAll     bool
 }
 
 // InputTensor is one decoded input tensor.

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,20 +44,36 @@ type restResponse struct {
 }
 
 type restOutput struct {
-	Name     string  `json:"name"`
-	Shape    []int64 `json:"shape"`
-	Datatype string  `json:"datatype"`
-	Data     any     `json:"data"`
+	Name       string         `json:"name"`
+	Shape      []int64        `json:"shape"`
+	Datatype   string         `json:"datatype"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+	Data       any            `json:"data,omitempty"`
 }
 
 // maxElements bounds the elements of one decoded tensor.
 const maxElements = 1 << 26
 
-// DecodeRESTRequest decodes the JSON body of an inference request for
-// model and version. Every error is a *RequestError naming the field at
-// fault. Numeric data may be flat or nested arrays in row-major order, as
-// the protocol allows; its element count must match the shape.
-func DecodeRESTRequest(body []byte, model, version string) (*InferRequest, error) {
+// DecodeRESTRequest decodes the body of an inference request for model
+// and version. Every error is a *RequestError naming the field at fault.
+// Numeric data may be flat or nested arrays in row-major order, as the
+// protocol allows; its element count must match the shape.
+//
+// With headerLen ≥ 0 (the Inference-Header-Content-Length header of the
+// binary tensor data extension), body[:headerLen] is the JSON and the rest
+// holds, in input order, the little-endian data of every input whose
+// parameters give "binary_data_size" instead of "data". Outputs whose
+// parameters say "binary_data": true, or all of them when the request's
+// parameters say "binary_data_output": true, are to be answered the same
+// way.
+func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*InferRequest, error) {
+	var bin []byte
+	if headerLen >= 0 {
+		if headerLen > len(body) {
+			return nil, badRequest("Inference-Header-Content-Length", "%d is more than the body's %d bytes", headerLen, len(body))
+		}
+		body, bin = body[:headerLen], body[headerLen:]
+	}
 	var rr restRequest
 	if err := json.Unmarshal(body, &rr); err != nil {
 		return nil, jsonError(err)
@@ -71,6 +88,13 @@ func DecodeRESTRequest(body []byte, model, version string) (*InferRequest, error
 			return nil, badRequest("parameters.timeout", "want microseconds as a non-negative number, got %v", t)
 		}
 		req.Timeout = time.Duration(us) * time.Microsecond
+	}
+	if b, ok := rr.Parameters["binary_data_output"]; ok {
+		v, ok := b.(bool)
+		if !ok {
+			return nil, badRequest("parameters.binary_data_output", "want true or false, got %v", b)
+		}
+		req.BinaryAll = v
 	}
 	for i, in := range rr.Inputs {
 		f := fmt.Sprintf("inputs[%d]", i)
@@ -90,10 +114,32 @@ func DecodeRESTRequest(body []byte, model, version string) (*InferRequest, error
 		if err != nil {
 			return nil, err
 		}
+		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: in.Shape}
+		if size, ok := in.Parameters["binary_data_size"]; ok {
+			k, ok := size.(float64)
+			if !ok || k < 0 || k != math.Trunc(k) {
+				return nil, badRequest(f+".parameters.binary_data_size", "want a byte count, got %v", size)
+			}
+			if headerLen < 0 {
+				return nil, badRequest(f+".parameters.binary_data_size", "binary data without an Inference-Header-Content-Length header")
+			}
+			if len(in.Data) != 0 {
+				return nil, badRequest(f+".data", "given together with binary_data_size")
+			}
+			if int(k) > len(bin) {
+				return nil, badRequest(f+".parameters.binary_data_size", "%v bytes, but only %d remain in the body", k, len(bin))
+			}
+			t.Data, err = binaryNumbers(bin[:int(k)], in.Datatype, n, f)
+			if err != nil {
+				return nil, err
+			}
+			bin = bin[int(k):]
+			req.Inputs = append(req.Inputs, t)
+			continue
+		}
 		if len(in.Data) == 0 {
 			return nil, badRequest(f+".data", "missing")
 		}
-		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: in.Shape}
 		if numericTypes[in.Datatype] {
 			t.Data, err = parseNumbers(in.Data, int(n), f+".data")
 			if err != nil {
@@ -102,13 +148,72 @@ func DecodeRESTRequest(body []byte, model, version string) (*InferRequest, error
 		}
 		req.Inputs = append(req.Inputs, t)
 	}
+	if len(bin) != 0 {
+		return nil, badRequest("body", "%d bytes of binary data that no input's binary_data_size accounts for", len(bin))
+	}
 	for i, o := range rr.Outputs {
 		if o.Name == "" {
 			return nil, badRequest(fmt.Sprintf("outputs[%d].name", i), "missing")
 		}
 		req.Outputs = append(req.Outputs, o.Name)
+		if b, ok := o.Parameters["binary_data"]; ok {
+			v, ok := b.(bool)
+			if !ok {
+				return nil, badRequest(fmt.Sprintf("outputs[%d].parameters.binary_data", i), "want true or false, got %v", b)
+			}
+			if v {
+				if req.BinaryOutputs == nil {
+					req.BinaryOutputs = map[string]bool{}
+				}
+				req.BinaryOutputs[o.Name] = true
+			}
+		}
 	}
 	return req, nil
+}
+
+// binaryNumbers decodes n little-endian elements of a numeric datatype to
+// float32 (FP32, FP64, INT8-64 and UINT8-64; FP16 is not supported).
+func binaryNumbers(b []byte, dt string, n int64, field string) ([]float32, error) {
+	sizes := map[string]int64{"FP32": 4, "FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8,
+		"UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8}
+	w, ok := sizes[dt]
+	if !ok {
+		return nil, badRequest(field+".datatype", "binary data of datatype %s is not supported", dt)
+	}
+	if int64(len(b)) != w*n {
+		return nil, badRequest(field+".parameters.binary_data_size", "%d bytes for %d %s elements (want %d)", len(b), n, dt, w*n)
+	}
+	out := make([]float32, n)
+	for i := range out {
+		e := b[int64(i)*w:]
+		switch dt {
+		case "FP32":
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(e))
+		case "FP64":
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(e)))
+		case "INT8":
+			out[i] = float32(int8(e[0]))
+		case "INT16":
+			out[i] = float32(int16(binary.LittleEndian.Uint16(e)))
+		case "INT32":
+			out[i] = float32(int32(binary.LittleEndian.Uint32(e)))
+		case "INT64":
+			out[i] = float32(int64(binary.LittleEndian.Uint64(e)))
+		case "UINT8":
+			out[i] = float32(e[0])
+		case "UINT16":
+			out[i] = float32(binary.LittleEndian.Uint16(e))
+		case "UINT32":
+			out[i] = float32(binary.LittleEndian.Uint32(e))
+		case "UINT64":
+			out[i] = float32(binary.LittleEndian.Uint64(e))
+		}
+		if math.IsInf(float64(out[i]), 0) || math.IsNaN(float64(out[i])) {
+			return nil, badRequest(fmt.Sprintf("%s[%d]", field, i), "%v is not a finite FP32 number", out[i])
+		}
+	}
+	return out, nil
 }
 
 // jsonError turns an encoding/json error into a RequestError naming the
