@@ -162,6 +162,28 @@ func TestConformanceREST(t *testing.T) {
 		closeTo(t, tc.path+" probabilities", data, reference(t, repo, "mnist", tc.version, x, 2))
 	}
 
+	// The specification's example request verbatim (two inputs "input0",
+	// UINT32 [2, 2], and "input1", BOOL [3]) decodes, but a Kiln model
+	// takes one FP32 input: the answer is the protocol's error object
+	// naming the field.
+	spec := []byte(`{
+	  "id" : "42",
+	  "inputs" : [
+	    { "name" : "input0", "shape" : [ 2, 2 ], "datatype" : "UINT32", "data" : [ 1, 2, 3, 4 ] },
+	    { "name" : "input1", "shape" : [ 3 ], "datatype" : "BOOL", "data" : [ true ] }
+	  ],
+	  "outputs" : [ { "name" : "output0" } ]
+	}`)
+	if _, err := DecodeRESTRequest(spec, -1, "mnist", ""); err != nil {
+		t.Errorf("the specification's example does not decode: %v", err)
+	}
+	code, body, _ = ts.do(t, "POST", "/v2/models/mnist/infer", spec)
+	var e map[string]any
+	json.Unmarshal(body, &e)
+	if code != 400 || len(e) != 1 || !strings.HasPrefix(fmt.Sprint(e["error"]), "inputs: model mnist takes 1 input tensor") {
+		t.Errorf("the specification's example: %d %s", code, body)
+	}
+
 	// No outputs requested: all of them, in metadata order; no id: none back.
 	code, body, _ = ts.do(t, "POST", "/v2/models/mnist/versions/2/infer", inferBody(t, "", x[:784], 1))
 	var resp struct {
