@@ -36,6 +36,9 @@ const (
 //	GET  /metrics                                    Prometheus metrics
 //
 // Errors are a JSON object {"error": "..."} naming the field at fault.
+// An inference body may use the binary tensor data extension: the JSON's
+// length in the Inference-Header-Content-Length header, raw tensor bytes
+// after it (see DecodeRESTRequest).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) { healthStatus(w, s.Live()) })
