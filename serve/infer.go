@@ -61,16 +61,38 @@ func (s *Server) Infer(ctx context.Context, req *InferRequest) (*InferResult, er
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	sm, sv, err := s.lookup(req.Model, req.Version)
-	if err != nil {
-		return nil, err
-	}
 	outputs := req.Outputs
 	if len(outputs) == 0 {
 		outputs = []string{ProbabilitiesName, ClassName}
 	}
+	// A version unloaded or replaced between lookup and use (the
+	// repository changed under traffic) is looked up again, twice at most.
+	for attempt := 0; ; attempt++ {
+		res, err := s.inferOnce(ctx, req, outputs, deadline)
+		if errors.Is(err, errRetry) {
+			if attempt < 2 {
+				continue
+			}
+			err = ErrStopped
+		}
+		return res, err
+	}
+}
+
+// errRetry marks an attempt that met a version retired under it.
+var errRetry = errors.New("version retired during the request")
+
+func (s *Server) inferOnce(ctx context.Context, req *InferRequest, outputs []string, deadline time.Time) (*InferResult, error) {
+	sm, sv, err := s.lookup(req.Model, req.Version)
+	if err != nil {
+		return nil, err
+	}
 	if sv != nil {
-		return s.inferVersion(ctx, req, sv, outputs, deadline)
+		res, err := s.inferVersion(ctx, req, sv, outputs, deadline)
+		if errors.Is(err, ErrStopped) {
+			err = errRetry
+		}
+		return res, err
 	}
 	sm.selMu.Lock()
 	sel, arms, ens := sm.selector, sm.arms, sm.ensemble
@@ -82,11 +104,13 @@ func (s *Server) Infer(ctx context.Context, req *InferRequest) (*InferResult, er
 		return s.inferEnsemble(ctx, req, sm, arms, outputs, deadline)
 	}
 	arm, prob := s.draw(sel)
-	_, sv, err = s.lookup(req.Model, arms[arm])
-	if err != nil {
-		return nil, err
+	if _, sv, err = s.lookup(req.Model, arms[arm]); err != nil {
+		return nil, errRetry // the chosen version went away since the policy was read
 	}
 	res, err := s.inferVersion(ctx, req, sv, outputs, deadline)
+	if errors.Is(err, ErrStopped) {
+		return nil, errRetry
+	}
 	if err == nil && req.ID != "" {
 		sm.feedback.add(req.ID, feedbackEntry{version: arms[arm], arm: arm, prob: prob, classes: res.ClassOf(), sel: sel})
 	}

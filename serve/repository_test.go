@@ -2,9 +2,11 @@ package serve
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,6 +48,39 @@ func TestRepositoryHotReload(t *testing.T) {
 	if v := versionOf(t, ts, "/v2/models/mnist/infer", body); v != "1" {
 		t.Fatalf("version %q", v)
 	}
+	// Traffic that names no version runs through every change below and
+	// must never see an error: a version retired under a request is
+	// looked up again.
+	stop := make(chan struct{})
+	var bad []string
+	var served int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := uint64(100); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			code, b, _ := ts.do(t, "POST", "/v2/models/mnist/infer", inferBody(t, "", images(1, i), 1))
+			if code != 200 {
+				bad = append(bad, fmt.Sprintf("%d %s", code, b))
+			}
+			served++
+		}
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+		if len(bad) > 0 {
+			t.Errorf("%d of %d requests during the changes failed: %v", len(bad), served, bad)
+		}
+		if served == 0 {
+			t.Error("no traffic ran during the changes")
+		}
+	}()
 
 	saveMLP(t, repo, "mnist", "2", []int{8}, 2, confident(2))
 	waitFor(t, "version 2 to load", func() bool { return ts.ModelReady("mnist", "2") })
