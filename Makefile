@@ -10,7 +10,7 @@ DATA    ?= $(abspath ../shared/data)
 export KILN_TEST_DATA ?= $(DATA)
 
 .PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
-	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit bench-store_overhead
+	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit bench-store_overhead bench-serve_load
 
 all: build
 
@@ -29,7 +29,7 @@ fmt-check:
 test: fmt-check vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
 	$(GO) test -count=1 ./tensor/... ./autograd/... ./nn/...
-	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/... ./pipeline/... ./store/...
+	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/... ./pipeline/... ./store/... ./serve/...
 
 race:
 	$(GO) test -race -tags '$(TAGS)' ./...
@@ -47,6 +47,9 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./pipeline/
 	$(GO) test -run XXX -fuzz FuzzDecodeMetrics -fuzztime 30s ./store/
 	$(GO) test -run XXX -fuzz FuzzFilter -fuzztime 30s ./store/rowdelete/
+	$(GO) test -run XXX -fuzz FuzzDecodeRESTRequest -fuzztime 30s ./serve/
+	$(GO) test -run XXX -fuzz FuzzDecodeGRPCRequest -fuzztime 30s ./serve/
+	$(GO) test -run XXX -fuzz FuzzDecodeRESTBinary -fuzztime 30s ./serve/
 
 # The quickstart is a pipeline (examples/quickstart/pipeline.yaml): a second
 # run skips every cached step. KILN_THREADS=N sets its threads variable.
@@ -79,3 +82,5 @@ bench-label_fit:
 
 bench-store_overhead:
 	bash bench/store_overhead/run.sh
+bench-serve_load: build
+	bash bench/serve_load/run.sh

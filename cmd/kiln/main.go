@@ -41,6 +41,7 @@ func verbs() map[string]verb {
 		"lineage":    {runLineage, "lineage MODEL@VERSION | --uses PATH|DATASET: where a model came from, what a data set fed"},
 		"pipeline":   {runPipeline, "pipeline run|check FILE: run a YAML DAG of kiln steps, skipping cached ones"},
 		"quickstart": {runQuickstart, "the quickstart pipeline: pull MNIST, train the MLP for one epoch, evaluate, register"},
+		"serve":      {runServe, "serve a model repository over the Open Inference Protocol (REST and gRPC)"},
 		"version":    {runVersion, "print the version"},
 	}
 }

@@ -1,0 +1,384 @@
+// Command serve_load is the bench-serve_load harness: an open-loop load
+// generator that drives kiln serve over gRPC on loopback with MNIST test
+// images at rising offered rates, once with adaptive batching and once
+// with batches of one row, and measures beside it the model's batched
+// throughput in process (the ceiling). It prints a table per model and
+// ends with one JSON line.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/kiln-ml/kiln/data"
+	"github.com/kiln-ml/kiln/serve"
+	pb "github.com/kiln-ml/kiln/serve/inferencepb"
+	"github.com/kiln-ml/kiln/tensor"
+)
+
+func main() {
+	kiln := flag.String("kiln", "bin/kiln", "kiln binary")
+	repo := flag.String("repo", "", "model repository holding mlp/1 and lenet5/1")
+	images := flag.String("images", "", "MNIST t10k-images-idx3-ubyte.gz")
+	slo := flag.Duration("slo", 20*time.Millisecond, "latency objective")
+	step := flag.Duration("step", 2*time.Second, "duration of each offered-load step")
+	rowsList := flag.String("rows", "1,16", "rows (images) per request, one run of each; the first gives the headline figures")
+	conns := flag.Int("conns", 4, "gRPC connections")
+	models := flag.String("models", "mlp,lenet5", "models to measure")
+	only := flag.String("only", "", "run only this server (adaptive or batch-1)")
+	flag.Parse()
+	if *repo == "" || *images == "" {
+		fmt.Fprintln(os.Stderr, "serve_load: -repo and -images are required")
+		os.Exit(2)
+	}
+	x, err := readImages(*images)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve_load:", err)
+		os.Exit(1)
+	}
+	tensor.SetThreads(1)
+	var rowsSizes []int
+	for _, r := range splitComma(*rowsList) {
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "serve_load: -rows %q: want positive integers\n", *rowsList)
+			os.Exit(2)
+		}
+		rowsSizes = append(rowsSizes, n)
+	}
+	out := map[string]any{"bench": "serve_load", "slo_ms": slo.Seconds() * 1000, "rows_per_request": rowsSizes[0],
+		"numcpu": runtime.NumCPU()}
+	for _, name := range splitComma(*models) {
+		ceil, best := ceiling(filepath.Join(*repo, name, "1"), name, x, *slo)
+		fmt.Printf("\n== %s: in-process ceiling %.0f rows/s (batch %d, one thread)\n", name, ceil, best)
+		p := name
+		if name == "lenet5" {
+			p = "lenet"
+		}
+		out[p+"_ceiling_rows_per_s"] = math.Round(ceil)
+		out[p+"_ceiling_batch"] = best
+		for ri, rowsPer := range rowsSizes {
+			var served [2]float64
+			var bestSteps [2]stepResult
+			for i, maxBatch := range []int{256, 1} {
+				label := "adaptive"
+				if maxBatch == 1 {
+					label = "batch-1"
+				}
+				if *only != "" && *only != label {
+					continue
+				}
+				srv, err := startServer(*kiln, *repo, maxBatch, *slo)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "serve_load:", err)
+					os.Exit(1)
+				}
+				bestSteps[i] = ladder(srv.grpc, name, x, rowsPer, *conns, *slo, *step, ceil, label)
+				served[i] = bestSteps[i].served
+				fmt.Printf("  server: %s\n", srv.batchSummary(name))
+				srv.stop()
+			}
+			frac := served[0] / ceil
+			speed := served[0] / math.Max(served[1], 1)
+			fmt.Printf("%s, %d rows per request: served at p99 ≤ %v: adaptive %.0f rows/s (%.2f of the ceiling %.0f), batch-1 %.0f rows/s; speedup %.2f×\n",
+				name, rowsPer, *slo, served[0], frac, ceil, served[1], speed)
+			q := fmt.Sprintf("%s_r%d_", p, rowsPer)
+			out[q+"served_rows_per_s"] = math.Round(served[0])
+			out[q+"batch1_rows_per_s"] = math.Round(served[1])
+			out[q+"served_p50_ms"] = round3(ms(bestSteps[0].p50))
+			out[q+"served_p99_ms"] = round3(ms(bestSteps[0].p99))
+			out[q+"batch1_p99_ms"] = round3(ms(bestSteps[1].p99))
+			out[q+"fraction_of_ceiling"] = round3(frac)
+			out[q+"speedup_vs_batch1"] = round3(speed)
+			if ri == 0 {
+				out[p+"_fraction_of_ceiling"] = round3(frac)
+				out[p+"_speedup_vs_batch1"] = round3(speed)
+				if name == "mlp" {
+					out["fraction_of_ceiling"] = round3(frac)
+					out["speedup_vs_batch1"] = round3(speed)
+				}
+			}
+		}
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func splitComma(s string) []string {
+	var out []string
+	cur := ""
+	for _, c := range s + "," {
+		if c == ',' {
+			if cur != "" {
+				out = append(out, cur)
+			}
+			cur = ""
+			continue
+		}
+		cur += string(c)
+	}
+	return out
+}
+
+// readImages returns the MNIST test images as rows of 784 pixels in [0, 1].
+func readImages(path string) ([]float32, error) {
+	idx, err := data.ReadIDX(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := idx.Float32s()
+	if err != nil {
+		return nil, err
+	}
+	for i := range v {
+		v[i] /= 255
+	}
+	return v, nil
+}
+
+// ceiling measures the model's throughput in process, one thread, at batch
+// sizes 1 to 256, and returns the best whose batch time is within the
+// objective (a larger batch could not be served within it).
+func ceiling(dir, name string, x []float32, slo time.Duration) (float64, int) {
+	m, err := serve.LoadModel(name, "1", dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve_load:", err)
+		os.Exit(1)
+	}
+	n := len(x) / 784
+	best, bestB := 0.0, 0
+	fmt.Printf("\n%s in process: batch  rows/s  ms/batch\n", name)
+	for b := 1; b <= 256; b *= 2 {
+		m.Predict(x[:b*784], b) // warm up
+		start := time.Now()
+		rows, off := 0, 0
+		for time.Since(start) < 300*time.Millisecond {
+			if off+b > n {
+				off = 0
+			}
+			m.Predict(x[off*784:(off+b)*784], b)
+			off += b
+			rows += b
+		}
+		el := time.Since(start)
+		rps := float64(rows) / el.Seconds()
+		per := el / time.Duration(rows/b)
+		fmt.Printf("  %4d  %8.0f  %6.3f\n", b, rps, per.Seconds()*1000)
+		if per <= slo && rps > best {
+			best, bestB = rps, b
+		}
+	}
+	return best, bestB
+}
+
+type server struct {
+	rest string
+	cmd  *exec.Cmd
+	grpc []pb.GRPCInferenceServiceClient
+	cc   []*grpc.ClientConn
+}
+
+func startServer(kiln, repo string, maxBatch int, slo time.Duration) (*server, error) {
+	cmd := exec.Command(kiln, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--json",
+		"--max-batch", fmt.Sprint(maxBatch), "--slo", slo.String(), "--cache-rows", "0", "--threads", "1",
+		"--queue-rows", "4096")
+	cmd.Stderr = nil
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var addrs struct{ GRPC, REST string }
+	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&addrs); err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("kiln serve: %w", err)
+	}
+	s := &server{cmd: cmd, rest: addrs.REST}
+	for range 4 {
+		cc, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, err
+		}
+		s.cc = append(s.cc, cc)
+		s.grpc = append(s.grpc, pb.NewGRPCInferenceServiceClient(cc))
+	}
+	return s, nil
+}
+
+func (s *server) stop() {
+	for _, c := range s.cc {
+		c.Close()
+	}
+	s.cmd.Process.Signal(os.Interrupt)
+	s.cmd.Wait()
+}
+
+type stepResult struct {
+	offered, served    float64 // rows/s
+	p50, p99           time.Duration
+	ok, refused, other int64
+}
+
+// ladder offers rising load until the server saturates and returns the
+// best served throughput among steps whose p99 met the objective.
+func ladder(clients []pb.GRPCInferenceServiceClient, model string, x []float32, rows, conns int, slo, step time.Duration, ceil float64, label string) stepResult {
+	if conns > len(clients) {
+		conns = len(clients)
+	}
+	reqs := requests(model, x, rows)
+	fmt.Printf("%s %s: offered rows/s  served rows/s  p50 ms  p99 ms  refused\n", model, label)
+	var best stepResult
+	rate := 1000.0 // rows/s
+	// Rise until two steps in a row serve less than 90% of what was
+	// offered (saturation); a single step with a bad p99 (another process
+	// took the CPU) does not end the ladder.
+	saturated := 0
+	for i := 0; i < 16 && saturated < 2; i++ {
+		r := offer(clients[:conns], reqs, rows, rate, step)
+		mark := ""
+		if r.p99 <= slo && r.served > best.served {
+			best = r
+			mark = " *"
+		}
+		fmt.Printf("  %10.0f  %10.0f  %6.2f  %6.2f  %7d%s\n", r.offered, r.served, ms(r.p50), ms(r.p99), r.refused, mark)
+		if r.served < 0.9*r.offered {
+			saturated++
+		} else {
+			saturated = 0
+		}
+		rate *= 1.4
+	}
+	return best
+}
+
+func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
+
+// requests builds one request per group of rows images, raw FP32 inputs.
+func requests(model string, x []float32, rows int) []*pb.ModelInferRequest {
+	n := len(x) / 784 / rows
+	out := make([]*pb.ModelInferRequest, n)
+	for i := range out {
+		raw := make([]byte, 4*784*rows)
+		for j, v := range x[i*784*rows : (i+1)*784*rows] {
+			binary.LittleEndian.PutUint32(raw[4*j:], math.Float32bits(v))
+		}
+		out[i] = &pb.ModelInferRequest{ModelName: model,
+			Inputs:           []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{int64(rows), 784}}},
+			Outputs:          []*pb.ModelInferRequest_InferRequestedOutputTensor{{Name: "class"}},
+			RawInputContents: [][]byte{raw}}
+	}
+	return out
+}
+
+// offer sends requests open loop at rate rows/s for dur (arrivals spaced
+// evenly, sent from a pool of goroutines so that a slow answer does not
+// delay the next arrival) and returns what was served.
+func offer(clients []pb.GRPCInferenceServiceClient, reqs []*pb.ModelInferRequest, rows int, rate float64, dur time.Duration) stepResult {
+	perSec := rate / float64(rows)
+	total := int(perSec * dur.Seconds())
+	var ok, refused, other atomic.Int64
+	lats := make([]time.Duration, total)
+	var wg sync.WaitGroup
+	ctx := context.Background()
+	start := time.Now()
+	// At most this many requests in flight; beyond it an arrival counts
+	// as refused by the client (the server is far past saturation).
+	sem := make(chan struct{}, 8192)
+	for i := 0; i < total; i++ {
+		due := start.Add(time.Duration(float64(i) / perSec * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			other.Add(1)
+			lats[i] = -1
+			continue
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t0 := time.Now()
+			_, err := clients[i%len(clients)].ModelInfer(ctx, reqs[i%len(reqs)])
+			if err != nil {
+				refused.Add(1)
+				lats[i] = -1
+				return
+			}
+			lats[i] = time.Since(t0)
+			ok.Add(1)
+		}(i)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	var good []time.Duration
+	for _, l := range lats {
+		if l >= 0 {
+			good = append(good, l)
+		}
+	}
+	sort.Slice(good, func(i, j int) bool { return good[i] < good[j] })
+	r := stepResult{offered: float64(total*rows) / dur.Seconds(), served: float64(ok.Load()) * float64(rows) / el.Seconds(),
+		ok: ok.Load(), refused: refused.Load() + other.Load()}
+	if len(good) > 0 {
+		r.p50 = good[len(good)/2]
+		r.p99 = good[len(good)*99/100]
+	} else {
+		r.p50, r.p99 = time.Hour, time.Hour
+	}
+	return r
+}
+
+// batchSummary reads the server's metrics: batches run, mean rows per
+// batch and mean time per batch.
+func (s *server) batchSummary(model string) string {
+	resp, err := http.Get("http://" + s.rest + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	vals := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, k := range []string{"kiln_serve_batch_size_sum", "kiln_serve_batch_size_count", "kiln_serve_batch_duration_seconds_sum"} {
+			if strings.HasPrefix(line, k+"{model=\""+model+"\"") {
+				f := strings.Fields(line)
+				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				vals[k] = v
+			}
+		}
+	}
+	n := vals["kiln_serve_batch_size_count"]
+	if n == 0 {
+		return "no batches"
+	}
+	return fmt.Sprintf("%.0f batches, mean %.1f rows, mean %.3f ms per batch, %.1f s in the model",
+		n, vals["kiln_serve_batch_size_sum"]/n, vals["kiln_serve_batch_duration_seconds_sum"]/n*1000, vals["kiln_serve_batch_duration_seconds_sum"])
+}

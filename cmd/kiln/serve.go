@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/kiln-ml/kiln/serve"
+	"github.com/kiln-ml/kiln/tensor"
+)
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kiln serve", flag.ContinueOnError)
+	fs.String("config", "", "YAML file of settings (keys are flag names); flags override it")
+	repo := fs.String("repo", "", "model repository: NAME/VERSION/ folders written by kiln train --out")
+	addr := fs.String("addr", "127.0.0.1:8000", "REST listen address (host:port; port 0 picks one)")
+	grpcAddr := fs.String("grpc-addr", "127.0.0.1:8001", "gRPC listen address (empty: no gRPC)")
+	slo := fs.Duration("slo", 20*time.Millisecond, "latency objective of a request, and its default deadline")
+	maxBatch := fs.Int("max-batch", 256, "largest batch in rows (1: no batching)")
+	maxDelay := fs.Duration("max-delay", 0, "longest a request waits for its batch to fill (default slo/10, at most 2ms)")
+	queueRows := fs.Int("queue-rows", 0, "bound of each version's queue in rows (default 8 × max-batch)")
+	maxRows := fs.Int("max-rows", 1024, "most rows in one request")
+	maxInFlight := fs.Int("max-in-flight", 4096, "most requests being served at once, across models; more are refused with 429")
+	maxBody := fs.Int64("max-body", 32<<20, "largest REST request body in bytes")
+	cacheRows := fs.Int("cache-rows", 10000, "prediction cache capacity in rows (0: no cache)")
+	poll := fs.Duration("poll", time.Second, "how often to rescan the repository")
+	threads := fs.Int("threads", 1, "compute threads (BLAS threads and Go processors)")
+	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
+	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, how long to let in-flight requests finish")
+	asJSON := fs.Bool("json", false, "print the listening addresses as one JSON document on stdout")
+	pos, code, ok := parseFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, "serve: unexpected argument %q", pos[0])
+	}
+	if *repo == "" {
+		return usageErr(stderr, "serve: --repo DIR is required")
+	}
+	var h slog.Handler
+	switch *logFormat {
+	case "text":
+		h = slog.NewTextHandler(stderr, nil)
+	case "json":
+		h = slog.NewJSONHandler(stderr, nil)
+	default:
+		return usageErr(stderr, "serve: --log-format %q: want text or json", *logFormat)
+	}
+	log := slog.New(h)
+	runtime.GOMAXPROCS(max(*threads, 2)) // one more for the network than for compute
+	tensor.SetThreads(*threads)
+
+	// Catch the signals before anyone can learn the addresses: a SIGTERM
+	// sent the moment the server is up must drain it, not kill it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	srv, err := serve.NewServer(serve.Config{Repository: *repo, SLO: *slo, MaxBatch: *maxBatch, MaxDelay: *maxDelay,
+		MaxQueueRows: *queueRows, MaxRows: *maxRows, MaxInFlight: *maxInFlight, MaxBody: *maxBody, CacheRows: *cacheRows, Poll: *poll, Logger: log})
+	if err != nil {
+		return fail(stderr, "serve: %v", err)
+	}
+	go srv.Watch()
+	hl, err := net.Listen("tcp", *addr)
+	if err != nil {
+		srv.Close()
+		return fail(stderr, "serve: %v", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var gs *grpc.Server
+	var gl net.Listener
+	if *grpcAddr != "" {
+		if gl, err = net.Listen("tcp", *grpcAddr); err != nil {
+			hl.Close()
+			srv.Close()
+			return fail(stderr, "serve: %v", err)
+		}
+		gs = grpc.NewServer(grpc.MaxRecvMsgSize(int(*maxBody)))
+		srv.RegisterGRPC(gs)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(hl) }()
+	grpcShown := ""
+	if gs != nil {
+		go func() { errc <- gs.Serve(gl) }()
+		grpcShown = gl.Addr().String()
+	}
+	log.Info("serving", "rest", hl.Addr().String(), "grpc", grpcShown, "repo", *repo, "slo", slo.String(), "models", srv.ModelNames())
+	if *asJSON {
+		writeJSON(stdout, map[string]any{"rest": hl.Addr().String(), "grpc": grpcShown, "models": srv.ModelNames()})
+	} else {
+		fmt.Fprintf(stdout, "kiln serve: REST on http://%s, gRPC on %s, models %v\n", hl.Addr(), grpcShown, srv.ModelNames())
+	}
+
+	rc := exitOK
+	select {
+	case s := <-sig:
+		log.Info("shutting down: finishing in-flight requests", "signal", s.String(), "drain", drain.String())
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("listener failed", "err", err)
+			rc = exitFailure
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		if gs != nil {
+			gs.GracefulStop()
+		}
+		close(done)
+	}()
+	if err := hs.Shutdown(ctx); err != nil {
+		log.Error("REST shutdown did not finish", "err", err)
+		rc = exitFailure
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		gs.Stop()
+		log.Error("gRPC shutdown did not finish in time")
+		rc = exitFailure
+	}
+	srv.Close()
+	srv.WaitWatch()
+	log.Info("stopped")
+	return rc
+}

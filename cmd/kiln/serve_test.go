@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kiln-ml/kiln/nn"
+)
+
+// kiln serve as a child process: it serves a repository, and on SIGTERM it
+// stops taking connections, finishes the requests in flight, and exits 0.
+func TestServeGracefulShutdown(t *testing.T) {
+	repo := t.TempDir()
+	cfg := nn.ModelConfig{Name: "mlp", Input: []int{784}, Hidden: []int{1024, 1024}, Classes: 10}
+	m, err := nn.Build(cfg, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.SaveModel(filepath.Join(repo, "mnist", "1"), nn.SavedModel{Config: cfg, Mean: 0.1307, Std: 0.3081}, m); err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
+		"--json", "--log-format", "json", "--slo", "10s", "--max-batch", "8", "--queue-rows", "1024", "--cache-rows", "0")
+	cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var addrs struct {
+		REST, GRPC string
+		Models     []string
+	}
+	if err := json.NewDecoder(bufio.NewReader(out)).Decode(&addrs); err != nil {
+		t.Fatalf("reading the addresses: %v (stderr: %s)", err, stderr.String())
+	}
+	if addrs.REST == "" || addrs.GRPC == "" || len(addrs.Models) != 1 || addrs.Models[0] != "mnist" {
+		t.Fatalf("addresses %+v", addrs)
+	}
+	url := "http://" + addrs.REST
+	x := make([]float32, 8*784)
+	body, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": "input", "shape": []int{8, 784}, "datatype": "FP32", "data": x}}})
+	if resp, err := http.Post(url+"/v2/models/mnist/infer", "application/json", bytes.NewReader(body)); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first request: %v %v", resp, err)
+	}
+
+	// Many requests, one batch of 8 rows each: they queue; SIGTERM comes
+	// when the first is answered, while the rest are in flight.
+	const n = 32
+	type outcome struct {
+		code int
+		at   time.Time
+		err  error
+	}
+	// Fresh connections, no keep-alive: a request on a kept-alive
+	// connection that the server closes as idle at shutdown is lost by
+	// HTTP's design, not by the server.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	outs := make([]outcome, n)
+	first := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Post(url+"/v2/models/mnist/infer", "application/json", bytes.NewReader(body))
+			outs[i] = outcome{at: time.Now(), err: err}
+			if err == nil {
+				outs[i].code = resp.StatusCode
+				resp.Body.Close()
+			}
+			once.Do(func() { close(first) })
+		}()
+	}
+	// The first answer means the others have been sent and are queued
+	// behind it (one batch of 8 rows each).
+	<-first
+	sigAt := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	err = cmd.Wait()
+	if err != nil {
+		t.Fatalf("kiln serve exited with %v; stderr:\n%s", err, stderr.String())
+	}
+	after := 0
+	for i, o := range outs {
+		// A request either got in before the listener closed and was
+		// answered in full, or was never accepted: no listener (refused),
+		// or a connection still in the kernel's accept queue when the
+		// listener closed (reset before any byte was read). Never a
+		// broken answer.
+		if o.err != nil {
+			if e := o.err.Error(); !strings.Contains(e, "connection refused") && !strings.Contains(e, "connection reset by peer") {
+				t.Errorf("request %d: %v", i, o.err)
+			}
+			continue
+		}
+		if o.code != 200 {
+			t.Errorf("request %d: status %d", i, o.code)
+		}
+		if o.at.After(sigAt) {
+			after++
+		}
+	}
+	if after == 0 {
+		t.Errorf("no request was answered after SIGTERM: nothing was in flight to finish")
+	}
+	logs := stderr.String()
+	for _, want := range []string{`"msg":"model version loaded"`, `"msg":"shutting down: finishing in-flight requests"`, `"msg":"stopped"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+	t.Logf("%d of %d requests answered after SIGTERM", after, n)
+}
+
+func TestServeUsage(t *testing.T) {
+	for _, args := range [][]string{{"serve"}, {"serve", "--repo", "x", "--log-format", "xml"}, {"serve", "--repo", "x", "extra"}} {
+		if code, _, _ := kiln(t, args...); code != exitUsage {
+			t.Errorf("kiln %v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	if code, _, errs := kiln(t, "serve", "--repo", filepath.Join(t.TempDir(), "missing")); code != exitFailure || !strings.Contains(errs, "model repository") {
+		t.Errorf("missing repository: exit %d %q", code, errs)
+	}
+}

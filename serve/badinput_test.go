@@ -1,0 +1,213 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/kiln-ml/kiln/serve/inferencepb"
+)
+
+// Bad requests get 400 (or 404 for an unknown model or version) with an
+// error naming the field, and the server keeps serving.
+func TestBadInputREST(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "mnist", "1", []int{16}, 1, nil)
+	ts := startServer(t, Config{Repository: repo, MaxBody: 64 << 10, MaxRows: 8})
+	row := strings.TrimSuffix(strings.Repeat("0.5,", 784), ",")
+	good := `{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[` + row + `]}]}`
+	cases := []struct {
+		name, path, body string
+		code             int
+		want             string // in the error message
+	}{
+		{"malformed JSON", "/v2/models/mnist/infer", `{"inputs":[{"name":"input",`, 400, "body: malformed JSON"},
+		{"not an object", "/v2/models/mnist/infer", `[1,2]`, 400, "want serve.restRequest"},
+		{"no inputs", "/v2/models/mnist/infer", `{"id":"1"}`, 400, "inputs: missing"},
+		{"shape of strings", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":["a"],"datatype":"FP32","data":[1]}]}`, 400, "inputs.shape"},
+		{"wrong shape", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}`, 400, "inputs[0].shape: shape [1 3] does not match"},
+		{"1-D shape", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[784],"datatype":"FP32","data":[` + row + `]}]}`, 400, "inputs[0].shape"},
+		{"negative dimension", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[-1,784],"datatype":"FP32","data":[1]}]}`, 400, "inputs[0].shape[0]: dimension -1 is negative"},
+		{"data count off", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[2,784],"datatype":"FP32","data":[` + row + `]}]}`, 400, "inputs[0].data: 784 values for a shape of 1568 elements"},
+		{"wrong datatype", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[1,784],"datatype":"INT32","data":[` + strings.ReplaceAll(row, "0.5", "1") + `]}]}`, 400, `inputs[0].datatype: model mnist takes FP32, got "INT32"`},
+		{"unknown datatype", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[1],"datatype":"FP99","data":[1]}]}`, 400, `inputs[0].datatype: unknown datatype "FP99"`},
+		{"string in data", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[1,"x"]}]}`, 400, `inputs[0].data[1]: want a number`},
+		{"number too big for FP32", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[1e300]}]}`, 400, `inputs[0].data[0]: "1e300" is not an FP32 number`},
+		{"wrong input name", "/v2/models/mnist/infer", strings.Replace(good, `"input"`, `"x"`, 1), 400, `inputs[0].name: model mnist has no input "x"`},
+		{"two inputs", "/v2/models/mnist/infer", `{"inputs":[` + good[11:len(good)-2] + `,` + good[11:len(good)-2] + `]}`, 400, "inputs: model mnist takes 1 input tensor"},
+		{"unknown output", "/v2/models/mnist/infer", good[:len(good)-1] + `,"outputs":[{"name":"logits"}]}`, 400, `outputs: model mnist has no output "logits"`},
+		{"too many rows", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[9,784],"datatype":"FP32","data":[` + strings.Repeat(row+",", 8) + row + `]}]}`, 400, "inputs[0].shape[0]: 9 rows, the server takes at most 8"},
+		{"bad timeout", "/v2/models/mnist/infer", good[:len(good)-1] + `,"parameters":{"timeout":"soon"}}`, 400, "parameters.timeout"},
+		{"oversized body", "/v2/models/mnist/infer", `{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[` + strings.Repeat("0.123456789,", 8000) + `0]}]}`, 400, "body: larger than the server's limit of 65536 bytes"},
+		{"unknown model", "/v2/models/nope/infer", good, 404, `model_name: unknown model "nope"`},
+		{"unknown version", "/v2/models/mnist/versions/7/infer", good, 404, `model_version: model "mnist" has no version "7"`},
+		{"metadata of unknown model", "/v2/models/nope", "", 404, `unknown model "nope"`},
+		{"feedback without id", "/v2/models/mnist/feedback", `{"reward":1}`, 400, "id: missing"},
+		{"feedback for an unknown id", "/v2/models/mnist/feedback", `{"id":"zz","reward":1}`, 404, `id: no answered request "zz"`},
+	}
+	for _, c := range cases {
+		method := "POST"
+		if c.body == "" {
+			method = "GET"
+		}
+		code, body, _ := ts.do(t, method, c.path, []byte(c.body))
+		var e struct{ Error string }
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Errorf("%s: body %q is not an error object", c.name, body)
+			continue
+		}
+		if code != c.code || !strings.Contains(e.Error, c.want) {
+			t.Errorf("%s: %d %q, want %d with %q", c.name, code, e.Error, c.code, c.want)
+		}
+		// The server keeps serving after each.
+		if code, body, _ := ts.do(t, "POST", "/v2/models/mnist/infer", []byte(good)); code != 200 {
+			t.Fatalf("after %s: good request got %d %s", c.name, code, body)
+		}
+	}
+}
+
+func TestBadInputGRPC(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "mnist", "1", []int{16}, 1, nil)
+	ts := startServer(t, Config{Repository: repo})
+	in := func(shape []int64, dt string, data []float32) []*pb.ModelInferRequest_InferInputTensor {
+		return []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: dt, Shape: shape, Contents: &pb.InferTensorContents{Fp32Contents: data}}}
+	}
+	cases := []struct {
+		name string
+		req  *pb.ModelInferRequest
+		code codes.Code
+		want string
+	}{
+		{"no inputs", &pb.ModelInferRequest{ModelName: "mnist"}, codes.InvalidArgument, "inputs: missing"},
+		{"wrong shape", &pb.ModelInferRequest{ModelName: "mnist", Inputs: in([]int64{1, 10}, "FP32", make([]float32, 10))}, codes.InvalidArgument, "inputs[0].shape"},
+		{"count off", &pb.ModelInferRequest{ModelName: "mnist", Inputs: in([]int64{1, 784}, "FP32", make([]float32, 10))}, codes.InvalidArgument, "inputs[0].contents.fp32_contents: 10 values"},
+		{"wrong datatype", &pb.ModelInferRequest{ModelName: "mnist", Inputs: in([]int64{1, 784}, "FP64", nil)}, codes.InvalidArgument, "inputs[0].datatype"},
+		{"raw size off", &pb.ModelInferRequest{ModelName: "mnist", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 784}}}, RawInputContents: [][]byte{make([]byte, 10)}}, codes.InvalidArgument, "raw_input_contents[0]: 10 bytes"},
+		{"unknown model", &pb.ModelInferRequest{ModelName: "nope", Inputs: in([]int64{1, 784}, "FP32", make([]float32, 784))}, codes.NotFound, "unknown model"},
+		{"unknown version", &pb.ModelInferRequest{ModelName: "mnist", ModelVersion: "3", Inputs: in([]int64{1, 784}, "FP32", make([]float32, 784))}, codes.NotFound, "model_version"},
+	}
+	ctx := context.Background()
+	for _, c := range cases {
+		_, err := ts.grpc.ModelInfer(ctx, c.req)
+		st, _ := status.FromError(err)
+		if st.Code() != c.code || !strings.Contains(st.Message(), c.want) {
+			t.Errorf("%s: %v %q, want %v with %q", c.name, st.Code(), st.Message(), c.code, c.want)
+		}
+	}
+	if _, err := ts.grpc.ModelInfer(ctx, &pb.ModelInferRequest{ModelName: "mnist", Inputs: in([]int64{1, 784}, "FP32", make([]float32, 784))}); err != nil {
+		t.Fatalf("server stopped serving: %v", err)
+	}
+	if _, err := ts.grpc.ModelMetadata(ctx, &pb.ModelMetadataRequest{Name: "nope"}); status.Code(err) != codes.NotFound {
+		t.Errorf("metadata of unknown model: %v", err)
+	}
+}
+
+// FuzzDecodeRESTRequest: any body gives a request or a *RequestError,
+// never a panic, and a decoded tensor's data matches its shape.
+func FuzzDecodeRESTRequest(f *testing.F) {
+	f.Add([]byte(`{"id":"42","inputs":[{"name":"input","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}],"outputs":[{"name":"class"}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"input0","shape":[2,2],"datatype":"UINT32","data":[1,2,3,4]},{"name":"input1","shape":[3],"datatype":"BOOL","data":[true]}],"outputs":[{"name":"output0"}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1e-7]}],"parameters":{"timeout":1000}}`))
+	f.Add([]byte(`{"inputs":[]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := DecodeRESTRequest(body, -1, "m", "")
+		if err != nil {
+			var re *RequestError
+			if !errors.As(err, &re) || re.Status != 400 || re.Error() == "" {
+				t.Fatalf("error %v (%T) is not a 400 RequestError", err, err)
+			}
+			return
+		}
+		for i, in := range req.Inputs {
+			n := int64(1)
+			for _, d := range in.Shape {
+				n *= d
+			}
+			if numericTypes[in.Datatype] && int64(len(in.Data)) != n {
+				t.Fatalf("input %d: %d values for shape %v", i, len(in.Data), in.Shape)
+			}
+		}
+		if bytes.Contains(body, []byte("\x00")) && req == nil {
+			t.Fatal("nil request without error")
+		}
+	})
+}
+
+// FuzzDecodeGRPCRequest: any bytes that parse as a ModelInferRequest give
+// a request or a 400 *RequestError, never a panic, and a decoded FP32
+// tensor's data matches its shape.
+func FuzzDecodeGRPCRequest(f *testing.F) {
+	for _, r := range []*pb.ModelInferRequest{
+		{ModelName: "m", Id: "42", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 2}, Contents: &pb.InferTensorContents{Fp32Contents: []float32{1, 2}}}}},
+		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 1}}}, RawInputContents: [][]byte{{0, 0, 128, 63}}},
+		{ModelName: "m", Parameters: map[string]*pb.InferParameter{"timeout": {ParameterChoice: &pb.InferParameter_Int64Param{Int64Param: 100}}}},
+	} {
+		b, err := proto.Marshal(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r pb.ModelInferRequest
+		if proto.Unmarshal(b, &r) != nil {
+			return
+		}
+		req, _, err := DecodeGRPCRequest(&r)
+		if err != nil {
+			var re *RequestError
+			if !errors.As(err, &re) || re.Status != 400 {
+				t.Fatalf("error %v (%T) is not a 400 RequestError", err, err)
+			}
+			return
+		}
+		for i, in := range req.Inputs {
+			n := int64(1)
+			for _, d := range in.Shape {
+				n *= d
+			}
+			if in.Datatype == "FP32" && int64(len(in.Data)) != n {
+				t.Fatalf("input %d: %d values for shape %v", i, len(in.Data), in.Shape)
+			}
+		}
+	})
+}
+
+// FuzzDecodeRESTBinary: a body of the binary tensor data extension with
+// any header length gives a request or a 400 *RequestError, never a
+// panic, and decoded numeric data matches its shape.
+func FuzzDecodeRESTBinary(f *testing.F) {
+	hdr := `{"inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}],"outputs":[{"name":"class","parameters":{"binary_data":true}}]}`
+	f.Add([]byte(hdr+"\x00\x00\x80\x3f\x00\x00\x00\x40"), len(hdr))
+	f.Add([]byte(hdr+"\x00\x00\x80"), len(hdr))
+	u8 := `{"inputs":[{"name":"x","shape":[3],"datatype":"UINT8","parameters":{"binary_data_size":3}}],"parameters":{"binary_data_output":true}}`
+	f.Add([]byte(u8+"\x01\x02\x03"), len(u8))
+	f.Add([]byte(u8+"\x01\x02\x03"), -1)
+	f.Fuzz(func(t *testing.T, body []byte, headerLen int) {
+		req, err := DecodeRESTRequest(body, headerLen, "m", "")
+		if err != nil {
+			var re *RequestError
+			if !errors.As(err, &re) || re.Status != 400 || re.Error() == "" {
+				t.Fatalf("error %v (%T) is not a 400 RequestError", err, err)
+			}
+			return
+		}
+		for i, in := range req.Inputs {
+			n := int64(1)
+			for _, d := range in.Shape {
+				n *= d
+			}
+			if numericTypes[in.Datatype] && int64(len(in.Data)) != n {
+				t.Fatalf("input %d: %d values for shape %v", i, len(in.Data), in.Shape)
+			}
+		}
+	})
+}

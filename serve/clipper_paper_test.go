@@ -1,0 +1,273 @@
+package serve
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// Clipper §4.3, "Adaptive Batching": AIMD — increase the batch size by a
+// fixed amount while batches meet the latency objective, back off by a
+// small multiplicative factor (10%) as soon as one misses it.
+func TestClipper43AIMDTable(t *testing.T) {
+	ms := time.Millisecond
+	a := NewAIMD(10*ms, 4, 0.9, 32)
+	steps := []struct {
+		size    int
+		latency time.Duration
+		full    bool
+		want    int
+		why     string
+	}{
+		{1, 1 * ms, false, 5, "full batch within the objective: +4"},
+		{5, 2 * ms, false, 9, "+4"},
+		{3, 1 * ms, false, 9, "a smaller batch says nothing about the limit"},
+		{9, 3 * ms, false, 13, "+4"},
+		{13, 11 * ms, false, 11, "over the objective: ⌊13 × 0.9⌋ = 11"},
+		{11, 10 * ms, false, 15, "exactly the objective is within it"},
+		{15, 30 * ms, false, 13, "⌊15 × 0.9⌋ = 13"},
+		{13, 9 * ms, false, 17, "+4"},
+		{17, 9 * ms, false, 21, "+4"},
+		{21, 9 * ms, false, 25, ""},
+		{25, 9 * ms, false, 29, ""},
+		{29, 9 * ms, false, 32, "capped at Max"},
+		{32, 9 * ms, false, 32, "stays at Max"},
+		{2, 50 * ms, false, 1, "a slow small batch cuts the limit to below it: max(⌊2 × 0.9⌋, 1) = 1"},
+		{1, 50 * ms, false, 1, "never below 1"},
+		{1, 1 * ms, false, 5, "+4"},
+		{4, 1 * ms, true, 9, "not at the limit, but requests were left waiting that did not fit: +4"},
+		{4, 1 * ms, false, 9, "not full, nobody waiting: unchanged"},
+	}
+	for i, s := range steps {
+		if got := a.Observe(s.size, s.latency, s.full); got != s.want {
+			t.Fatalf("step %d (batch %d in %v; %s): limit %d, want %d", i, s.size, s.latency, s.why, got, s.want)
+		}
+	}
+}
+
+// Clipper §4.3: the multiplicative decrease always shrinks (a batch of 5
+// with backoff 0.9 gives ⌊4.5⌋ = 4, and a batch of 9 gives 8, not 9).
+func TestClipper43AIMDDecreaseAlwaysShrinks(t *testing.T) {
+	for _, size := range []int{2, 5, 9, 10, 11, 100} {
+		a := NewAIMD(time.Millisecond, 1, 0.95, 1000)
+		a.limit = size
+		got := a.Observe(size, time.Second, true)
+		if got >= size || got < 1 {
+			t.Errorf("batch %d over the objective: limit %d, want in [1, %d)", size, got, size)
+		}
+	}
+}
+
+// Clipper §4.3, delayed batching: a batch runs when it is full, when the
+// next request would overflow it, or when its oldest request has waited
+// the maximum delay; otherwise the batcher waits for the rest of that delay.
+func TestClipper43PlanBatchTable(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := time.Millisecond
+	q := func(rows ...int) []queued {
+		out := make([]queued, len(rows))
+		for i, r := range rows {
+			out[i] = queued{rows: r, arrived: t0.Add(time.Duration(i) * ms)}
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		q        []queued
+		limit    int
+		now      time.Time
+		take     int
+		waitWant time.Duration
+	}{
+		{"empty queue", nil, 8, t0, 0, 0},
+		{"one row, fresh: wait out the delay", q(1), 8, t0.Add(ms), 0, 1 * ms},
+		{"one row, waited the delay: run", q(1), 8, t0.Add(2 * ms), 1, 0},
+		{"full batch runs at once", q(4, 4), 8, t0.Add(ms), 2, 0},
+		{"next request would overflow: run the ones that fit", q(4, 3, 2), 8, t0, 2, 0},
+		{"a request bigger than the limit runs alone", q(20, 1), 8, t0, 1, 0},
+		{"limit 1 (no batching) runs each request at once", q(1, 1, 1), 1, t0, 1, 0},
+		{"half full and fresh: wait", q(2, 2), 8, t0.Add(500 * time.Microsecond), 0, 1500 * time.Microsecond},
+	}
+	for _, c := range cases {
+		take, wait := planBatch(c.q, c.limit, 2*ms, c.now)
+		if take != c.take || wait != c.waitWant {
+			t.Errorf("%s: take %d wait %v, want take %d wait %v", c.name, take, wait, c.take, c.waitWant)
+		}
+	}
+}
+
+// Clipper §4.3 / §6: a query that cannot meet its deadline is refused at
+// once; a bounded queue refuses the excess of an overload.
+func TestClipper43AdmissionTable(t *testing.T) {
+	now := time.Unix(1000, 0)
+	ms := time.Millisecond
+	cases := []struct {
+		name     string
+		st       admission
+		rows     int
+		deadline time.Duration
+		ok       bool
+		reason   string
+	}{
+		{"idle server always admits", admission{limit: 8, batchTime: time.Second, maxRows: 64}, 1, ms, true, ""},
+		{"room and time", admission{queuedRows: 8, busy: true, limit: 8, batchTime: 2 * ms, maxRows: 64}, 1, 20 * ms, true, ""},
+		// busy (1) + ⌈(8+1)/8⌉ = 2 batches → 3 × 5 ms = 15 ms > 10 ms.
+		{"the queue ahead makes it late", admission{queuedRows: 8, busy: true, limit: 8, batchTime: 5 * ms, maxRows: 64}, 1, 10 * ms, false, rejectDeadline},
+		// 2 batches × 5 ms = 10 ms: exactly on time is on time.
+		{"exactly on time", admission{queuedRows: 8, limit: 8, batchTime: 5 * ms, maxRows: 64}, 8, 10 * ms, true, ""},
+		{"queue full", admission{queuedRows: 60, limit: 8, batchTime: ms, maxRows: 64}, 5, time.Second, false, rejectQueueFull},
+		{"a big request into an empty queue is not refused for size", admission{busy: true, limit: 8, batchTime: ms, maxRows: 64}, 100, time.Second, true, ""},
+	}
+	for _, c := range cases {
+		ok, reason := admit(c.st, c.rows, now, now.Add(c.deadline))
+		if ok != c.ok || reason != c.reason {
+			t.Errorf("%s: admit = %v %q, want %v %q", c.name, ok, reason, c.ok, c.reason)
+		}
+	}
+}
+
+// Clipper §5.1, single-model selection with Exp3: p_i = (1−γ)w_i/Σw + γ/K,
+// and a reward x for arm i multiplies w_i by exp(γ·x/(p_i·K)).
+func TestClipper51Exp3Update(t *testing.T) {
+	e, err := NewExp3(3, 0.3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.Probabilities()
+	for i, v := range p {
+		if math.Abs(v-1.0/3) > 1e-12 {
+			t.Fatalf("initial p[%d] = %v, want 1/3", i, v)
+		}
+	}
+	e.Feedback(1, p[1], 1)
+	// w = (1, exp(0.3·1/(1/3)/3), 1) = (1, e^0.3, 1).
+	w1 := math.Exp(0.3)
+	sum := 2 + w1
+	want := []float64{0.7/sum + 0.1, 0.7*w1/sum + 0.1, 0.7/sum + 0.1}
+	got := e.Probabilities()
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-12 {
+			t.Errorf("after reward 1 for arm 1: p[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+	// Reward 0 changes nothing.
+	e.Feedback(0, got[0], 0)
+	again := e.Probabilities()
+	for i := range got {
+		if math.Abs(again[i]-got[i]) > 1e-12 {
+			t.Errorf("reward 0 moved p[%d] from %v to %v", i, got[i], again[i])
+		}
+	}
+}
+
+// Clipper §5.1: Exp3 learns to send most queries to the model with the
+// highest reward, while exploring the others at rate at least γ/K.
+func TestClipper51Exp3FindsBestArm(t *testing.T) {
+	e, _ := NewExp3(3, 0.1)
+	rng := rand.New(rand.NewPCG(7, 7))
+	accuracy := []float64{0.5, 0.9, 0.6}
+	for range 5000 {
+		arm, p := e.Choose(rng)
+		r := 0.0
+		if rng.Float64() < accuracy[arm] {
+			r = 1
+		}
+		e.Feedback(arm, p, r)
+	}
+	p := e.Probabilities()
+	if p[1] < 0.8 {
+		t.Errorf("after 5000 rounds p = %v, want most mass (≥ 0.8) on arm 1", p)
+	}
+	for i, v := range p {
+		if v < 0.1/3-1e-12 {
+			t.Errorf("p[%d] = %v below the exploration floor γ/K", i, v)
+		}
+		if math.IsNaN(v) {
+			t.Fatalf("p[%d] is NaN", i)
+		}
+	}
+}
+
+// Clipper §5: a canary policy splits traffic by its weights.
+func TestCanarySplit(t *testing.T) {
+	c, err := NewCanary([]float64{9, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	n := [2]int{}
+	for range 20000 {
+		a, _ := c.Choose(rng)
+		n[a]++
+	}
+	if f := float64(n[1]) / 20000; math.Abs(f-0.1) > 0.01 {
+		t.Errorf("canary share %v, want 0.1 ± 0.01", f)
+	}
+	for _, bad := range [][]float64{{0, 0}, {-1, 2}, {math.NaN(), 1}} {
+		if _, err := NewCanary(bad); err == nil {
+			t.Errorf("weights %v accepted", bad)
+		}
+	}
+}
+
+// Clipper §5.2, ensembles and stragglers: the answers in hand decide the
+// prediction once no missing member could change the leading class.
+func TestClipper52EnsembleDecided(t *testing.T) {
+	sure3 := []float32{0, 0, 0, 0.97, 0.01, 0.01, 0.01, 0, 0, 0}
+	sure4 := []float32{0, 0, 0, 0.01, 0.97, 0.01, 0.01, 0, 0, 0}
+	unsure := []float32{0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}
+	cases := []struct {
+		name     string
+		answered [][]float32
+		missing  int
+		want     bool
+	}{
+		{"nobody answered", nil, 3, false},
+		{"everyone answered", [][]float32{unsure}, 0, true},
+		{"one sure member, one missing: 0.96 ≤ 1", [][]float32{sure3}, 1, false},
+		{"two sure members agree, one missing: 1.92 > 1", [][]float32{sure3, sure3}, 1, true},
+		{"two sure members agree, two missing: 1.92 ≤ 2", [][]float32{sure3, sure3}, 2, false},
+		{"two sure members disagree", [][]float32{sure3, sure4}, 1, false},
+		{"unsure members never decide early", [][]float32{unsure, unsure, unsure}, 1, false},
+	}
+	for _, c := range cases {
+		if got := ensembleDecided(c.answered, c.missing, 1, 10); got != c.want {
+			t.Errorf("%s: decided = %v, want %v", c.name, got, c.want)
+		}
+	}
+	// Two rows: both must be decided.
+	two := append(append([]float32(nil), sure3...), unsure...)
+	if ensembleDecided([][]float32{two, two}, 1, 2, 10) {
+		t.Error("a request whose second row is undecided was decided")
+	}
+	avg := ensembleAverage([][]float32{sure3, sure4})
+	if math.Abs(float64(avg[3])-0.49) > 1e-6 || math.Abs(float64(avg[4])-0.49) > 1e-6 {
+		t.Errorf("average %v", avg)
+	}
+}
+
+// A batcher never calls the model with more than MaxBatch rows: a larger
+// request is split, and its answer equals the unsplit one.
+func TestBatcherSplitsAtMaxBatch(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{16}, 1, nil)
+	m, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := images(7, 3)
+	want := m.Predict(x, 7)
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 3, MaxDelay: time.Millisecond}, nil)
+	defer b.Stop()
+	got, err := b.Predict(context.Background(), x, 7, time.Now().Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Fatalf("value %d: %v split, %v whole", i, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package serve
+
+import "sync"
+
+// feedbackEntry remembers which version answered a request, for feedback.
+type feedbackEntry struct {
+	version string
+	arm     int
+	prob    float64
+	classes []int64
+	sel     Selector
+}
+
+// feedbackLog holds the last few thousand answered request IDs of a model.
+type feedbackLog struct {
+	mu    sync.Mutex
+	cap   int
+	byID  map[string]feedbackEntry
+	order []string
+	next  int
+}
+
+func newFeedbackLog(capacity int) *feedbackLog {
+	return &feedbackLog{cap: capacity, byID: map[string]feedbackEntry{}, order: make([]string, capacity)}
+}
+
+func (l *feedbackLog) add(id string, e feedbackEntry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.byID[id]; !ok {
+		if old := l.order[l.next]; old != "" {
+			delete(l.byID, old)
+		}
+		l.order[l.next] = id
+		l.next = (l.next + 1) % l.cap
+	}
+	l.byID[id] = e
+}
+
+func (l *feedbackLog) take(id string) (feedbackEntry, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.byID[id]
+	delete(l.byID, id)
+	return e, ok
+}
+
+// Feedback is what a client reports about an earlier answer.
+type Feedback struct {
+	// ID is the request's id.
+	ID string `json:"id"`
+	// Reward in [0, 1], or else Labels: the true class of each row, the
+	// reward being the fraction of rows answered right.
+	Reward *float64 `json:"reward,omitempty"`
+	Labels []int64  `json:"labels,omitempty"`
+}
+
+// FeedbackResult tells what the feedback updated.
+type FeedbackResult struct {
+	// Version is the version that had answered the request.
+	Version string `json:"version"`
+	// Reward is the reward applied.
+	Reward float64 `json:"reward"`
+	// Probabilities are the policy's probabilities per version afterwards.
+	Probabilities map[string]float64 `json:"probabilities"`
+}
+
+// Feedback applies a client's reward for an answered request to the
+// model's selection policy (an Exp3 bandit learns from it; pinned and
+// canary policies ignore it).
+func (s *Server) Feedback(model string, fb Feedback) (*FeedbackResult, error) {
+	sm, _, err := s.lookup(model, "")
+	if err != nil {
+		return nil, err
+	}
+	if fb.ID == "" {
+		return nil, badRequest("id", "missing: feedback names the id of the request it is about")
+	}
+	e, ok := sm.feedback.take(fb.ID)
+	if !ok {
+		return nil, notFound("id", "no answered request %q of model %q awaits feedback (it named a version, was already rated, or is too old)", fb.ID, model)
+	}
+	var reward float64
+	switch {
+	case fb.Reward != nil:
+		reward = *fb.Reward
+		if !(reward >= 0 && reward <= 1) {
+			return nil, badRequest("reward", "%v is not in [0, 1]", reward)
+		}
+	case fb.Labels != nil:
+		if len(fb.Labels) != len(e.classes) {
+			return nil, badRequest("labels", "%d labels for a request of %d rows", len(fb.Labels), len(e.classes))
+		}
+		right := 0
+		for i, l := range fb.Labels {
+			if l == e.classes[i] {
+				right++
+			}
+		}
+		reward = float64(right) / float64(len(e.classes))
+	default:
+		return nil, badRequest("reward", "missing: give reward or labels")
+	}
+	sm.selMu.Lock()
+	defer sm.selMu.Unlock()
+	if sm.selector == nil {
+		return nil, notFound("model_name", "model %q: %v", model, errNoVersions)
+	}
+	out := &FeedbackResult{Version: e.version, Reward: reward, Probabilities: map[string]float64{}}
+	if e.sel == sm.selector {
+		sm.selector.Feedback(e.arm, e.prob, reward)
+	}
+	for i, p := range sm.selector.Probabilities() {
+		out.Probabilities[sm.arms[i]] = p
+	}
+	return out, nil
+}

@@ -1,0 +1,317 @@
+package serve
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// restRequest is the JSON body of POST .../infer (Open Inference Protocol,
+// "Inference Request JSON Object").
+type restRequest struct {
+	ID         string                `json:"id"`
+	Parameters map[string]any        `json:"parameters"`
+	Inputs     []restInput           `json:"inputs"`
+	Outputs    []restRequestedOutput `json:"outputs"`
+}
+
+type restInput struct {
+	Name       string          `json:"name"`
+	Shape      []int64         `json:"shape"`
+	Datatype   string          `json:"datatype"`
+	Parameters map[string]any  `json:"parameters"`
+	Data       json.RawMessage `json:"data"`
+}
+
+type restRequestedOutput struct {
+	Name       string         `json:"name"`
+	Parameters map[string]any `json:"parameters"`
+}
+
+// restResponse is the JSON body of a successful inference ("Inference
+// Response JSON Object").
+type restResponse struct {
+	ModelName    string         `json:"model_name"`
+	ModelVersion string         `json:"model_version"`
+	ID           string         `json:"id,omitempty"`
+	Parameters   map[string]any `json:"parameters,omitempty"`
+	Outputs      []restOutput   `json:"outputs"`
+}
+
+type restOutput struct {
+	Name       string         `json:"name"`
+	Shape      []int64        `json:"shape"`
+	Datatype   string         `json:"datatype"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+	Data       any            `json:"data,omitempty"`
+}
+
+// maxElements bounds the elements of one decoded tensor.
+const maxElements = 1 << 26
+
+// DecodeRESTRequest decodes the body of an inference request for model
+// and version. Every error is a *RequestError naming the field at fault.
+// Numeric data may be flat or nested arrays in row-major order, as the
+// protocol allows; its element count must match the shape.
+//
+// With headerLen ≥ 0 (the Inference-Header-Content-Length header of the
+// binary tensor data extension), body[:headerLen] is the JSON and the rest
+// holds, in input order, the little-endian data of every input whose
+// parameters give "binary_data_size" instead of "data". Outputs whose
+// parameters say "binary_data": true, or all of them when the request's
+// parameters say "binary_data_output": true, are to be answered the same
+// way.
+func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*InferRequest, error) {
+	var bin []byte
+	if headerLen >= 0 {
+		if headerLen > len(body) {
+			return nil, badRequest("Inference-Header-Content-Length", "%d is more than the body's %d bytes", headerLen, len(body))
+		}
+		body, bin = body[:headerLen], body[headerLen:]
+	}
+	var rr restRequest
+	if err := json.Unmarshal(body, &rr); err != nil {
+		return nil, jsonError(err)
+	}
+	if rr.Inputs == nil {
+		return nil, badRequest("inputs", "missing: a request needs at least one input tensor")
+	}
+	req := &InferRequest{Model: model, Version: version, ID: rr.ID}
+	if t, ok := rr.Parameters["timeout"]; ok {
+		us, ok := t.(float64)
+		if !ok || us < 0 || us > float64(time.Hour/time.Microsecond) {
+			return nil, badRequest("parameters.timeout", "want microseconds as a non-negative number, got %v", t)
+		}
+		req.Timeout = time.Duration(us) * time.Microsecond
+	}
+	if b, ok := rr.Parameters["binary_data_output"]; ok {
+		v, ok := b.(bool)
+		if !ok {
+			return nil, badRequest("parameters.binary_data_output", "want true or false, got %v", b)
+		}
+		req.BinaryAll = v
+	}
+	for i, in := range rr.Inputs {
+		f := fmt.Sprintf("inputs[%d]", i)
+		if in.Name == "" {
+			return nil, badRequest(f+".name", "missing")
+		}
+		if in.Datatype == "" {
+			return nil, badRequest(f+".datatype", "missing")
+		}
+		if !knownType(in.Datatype) {
+			return nil, badRequest(f+".datatype", "unknown datatype %q", in.Datatype)
+		}
+		if in.Shape == nil {
+			return nil, badRequest(f+".shape", "missing")
+		}
+		n, err := elements(f+".shape", in.Shape, maxElements)
+		if err != nil {
+			return nil, err
+		}
+		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: in.Shape}
+		if size, ok := in.Parameters["binary_data_size"]; ok {
+			k, ok := size.(float64)
+			if !ok || k < 0 || k != math.Trunc(k) {
+				return nil, badRequest(f+".parameters.binary_data_size", "want a byte count, got %v", size)
+			}
+			if headerLen < 0 {
+				return nil, badRequest(f+".parameters.binary_data_size", "binary data without an Inference-Header-Content-Length header")
+			}
+			if len(in.Data) != 0 {
+				return nil, badRequest(f+".data", "given together with binary_data_size")
+			}
+			if int(k) > len(bin) {
+				return nil, badRequest(f+".parameters.binary_data_size", "%v bytes, but only %d remain in the body", k, len(bin))
+			}
+			t.Data, err = binaryNumbers(bin[:int(k)], in.Datatype, n, f)
+			if err != nil {
+				return nil, err
+			}
+			bin = bin[int(k):]
+			req.Inputs = append(req.Inputs, t)
+			continue
+		}
+		if len(in.Data) == 0 {
+			return nil, badRequest(f+".data", "missing")
+		}
+		if numericTypes[in.Datatype] {
+			t.Data, err = parseNumbers(in.Data, int(n), f+".data")
+			if err != nil {
+				return nil, err
+			}
+		}
+		req.Inputs = append(req.Inputs, t)
+	}
+	if len(bin) != 0 {
+		return nil, badRequest("body", "%d bytes of binary data that no input's binary_data_size accounts for", len(bin))
+	}
+	for i, o := range rr.Outputs {
+		if o.Name == "" {
+			return nil, badRequest(fmt.Sprintf("outputs[%d].name", i), "missing")
+		}
+		req.Outputs = append(req.Outputs, o.Name)
+		if b, ok := o.Parameters["binary_data"]; ok {
+			v, ok := b.(bool)
+			if !ok {
+				return nil, badRequest(fmt.Sprintf("outputs[%d].parameters.binary_data", i), "want true or false, got %v", b)
+			}
+			if v {
+				if req.BinaryOutputs == nil {
+					req.BinaryOutputs = map[string]bool{}
+				}
+				req.BinaryOutputs[o.Name] = true
+			}
+		}
+	}
+	return req, nil
+}
+
+// binaryNumbers decodes n little-endian elements of a numeric datatype to
+// float32 (FP32, FP64, INT8-64 and UINT8-64; FP16 is not supported).
+func binaryNumbers(b []byte, dt string, n int64, field string) ([]float32, error) {
+	sizes := map[string]int64{"FP32": 4, "FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8,
+		"UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8}
+	w, ok := sizes[dt]
+	if !ok {
+		return nil, badRequest(field+".datatype", "binary data of datatype %s is not supported", dt)
+	}
+	if int64(len(b)) != w*n {
+		return nil, badRequest(field+".parameters.binary_data_size", "%d bytes for %d %s elements (want %d)", len(b), n, dt, w*n)
+	}
+	out := make([]float32, n)
+	for i := range out {
+		e := b[int64(i)*w:]
+		switch dt {
+		case "FP32":
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(e))
+		case "FP64":
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(e)))
+		case "INT8":
+			out[i] = float32(int8(e[0]))
+		case "INT16":
+			out[i] = float32(int16(binary.LittleEndian.Uint16(e)))
+		case "INT32":
+			out[i] = float32(int32(binary.LittleEndian.Uint32(e)))
+		case "INT64":
+			out[i] = float32(int64(binary.LittleEndian.Uint64(e)))
+		case "UINT8":
+			out[i] = float32(e[0])
+		case "UINT16":
+			out[i] = float32(binary.LittleEndian.Uint16(e))
+		case "UINT32":
+			out[i] = float32(binary.LittleEndian.Uint32(e))
+		case "UINT64":
+			out[i] = float32(binary.LittleEndian.Uint64(e))
+		}
+		if math.IsInf(float64(out[i]), 0) || math.IsNaN(float64(out[i])) {
+			return nil, badRequest(fmt.Sprintf("%s[%d]", field, i), "%v is not a finite FP32 number", out[i])
+		}
+	}
+	return out, nil
+}
+
+// jsonError turns an encoding/json error into a RequestError naming the
+// field or the byte offset.
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return badRequest("body", "malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return badRequest(field, "want %v, got JSON %s", te.Type, te.Value)
+	}
+	return badRequest("body", "malformed JSON: %v", err)
+}
+
+// parseNumbers reads the numbers of a (possibly nested) JSON array in
+// order, wanting exactly want of them. It accepts only arrays and numbers;
+// anything else is an error naming field and the element's index.
+func parseNumbers(raw []byte, want int, field string) ([]float32, error) {
+	out := make([]float32, 0, min(want, 1<<20))
+	depth := 0
+	i := 0
+	skip := func() {
+		for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+			i++
+		}
+	}
+	skip()
+	if i >= len(raw) || raw[i] != '[' {
+		return nil, badRequest(field, "want an array of numbers")
+	}
+	expectValue := true
+	for i < len(raw) {
+		skip()
+		if i >= len(raw) {
+			break
+		}
+		c := raw[i]
+		switch {
+		case c == '[':
+			if !expectValue {
+				return nil, badRequest(field, "malformed array at byte %d", i)
+			}
+			depth++
+			i++
+		case c == ']':
+			depth--
+			i++
+			expectValue = false
+			if depth < 0 {
+				return nil, badRequest(field, "malformed array at byte %d", i)
+			}
+		case c == ',':
+			if expectValue {
+				return nil, badRequest(field, "malformed array at byte %d", i)
+			}
+			expectValue = true
+			i++
+		case c == '-' || (c >= '0' && c <= '9'):
+			if !expectValue {
+				return nil, badRequest(field, "malformed array at byte %d", i)
+			}
+			j := i
+			for j < len(raw) && strings.IndexByte("+-.eE0123456789", raw[j]) >= 0 {
+				j++
+			}
+			v, err := strconv.ParseFloat(string(raw[i:j]), 32)
+			if err != nil || math.IsInf(v, 0) {
+				return nil, badRequest(fmt.Sprintf("%s[%d]", field, len(out)), "%q is not an FP32 number", raw[i:j])
+			}
+			if len(out) == want {
+				return nil, badRequest(field, "more than the %d values the shape holds", want)
+			}
+			out = append(out, float32(v))
+			expectValue = false
+			i = j
+		default:
+			end := min(i+16, len(raw))
+			return nil, badRequest(fmt.Sprintf("%s[%d]", field, len(out)), "want a number, got %q", raw[i:end])
+		}
+		if depth == 0 {
+			skip()
+			if i != len(raw) {
+				return nil, badRequest(field, "unexpected text after the array at byte %d", i)
+			}
+			break
+		}
+	}
+	if depth != 0 {
+		return nil, badRequest(field, "unterminated array")
+	}
+	if len(out) != want {
+		return nil, badRequest(field, "%d values for a shape of %d elements", len(out), want)
+	}
+	return out, nil
+}

@@ -1,0 +1,430 @@
+package serve
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config sets up a Server.
+type Config struct {
+	// Repository is the model repository's root: NAME/VERSION/ folders
+	// written by kiln train --out.
+	Repository string
+	// SLO is the latency objective of a request, and its default deadline.
+	SLO time.Duration
+	// MaxBatch bounds batches, in rows; 1 turns batching off.
+	MaxBatch int
+	// MaxDelay is the longest a request waits for its batch to fill
+	// (default: a tenth of SLO, at most 2 ms).
+	MaxDelay time.Duration
+	// MaxQueueRows bounds each version's queue, in rows.
+	MaxQueueRows int
+	// MaxRows bounds the rows of one request.
+	MaxRows int
+	// MaxInFlight bounds the requests inside Infer at once, across models;
+	// more are refused at once (the queues bound rows per version, this
+	// bounds the memory of requests waiting on ensembles and caches).
+	MaxInFlight int
+	// MaxBody bounds a REST request's body, in bytes.
+	MaxBody int64
+	// CacheRows is the prediction cache's capacity in rows (0: no cache).
+	CacheRows int
+	// Poll is how often the repository is scanned for changes.
+	Poll time.Duration
+	// Logger receives structured logs (nil: discard).
+	Logger *slog.Logger
+	// Seed seeds the selection policies' randomness.
+	Seed uint64
+}
+
+func (c *Config) defaults() {
+	if c.SLO <= 0 {
+		c.SLO = 20 * time.Millisecond
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
+	}
+	if c.MaxDelay <= 0 {
+		c.MaxDelay = min(c.SLO/10, 2*time.Millisecond)
+	}
+	if c.MaxQueueRows <= 0 {
+		c.MaxQueueRows = 8 * c.MaxBatch
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = 1024
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 4096
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 32 << 20
+	}
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server serves the models of a repository: it loads and unloads versions
+// as the repository changes, batches requests per version, caches
+// predictions, and chooses versions by each model's policy. The protocol
+// front ends (REST in http.go, gRPC in grpc.go) decode requests and call
+// Infer.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	met     *metrics
+	cache   *Cache
+	rng     *rand.Rand
+	rngMu   sync.Mutex
+	mu      sync.RWMutex
+	models  map[string]*servedModel
+	syncMu  sync.Mutex
+	stop    chan struct{}
+	stopped chan struct{}
+	closed  bool
+
+	inFlight atomic.Int64
+}
+
+type servedModel struct {
+	name     string
+	versions map[string]*servedVersion
+	order    []string // loaded versions, ascending
+	policy   PolicyConfig
+	pstamp   string
+
+	selMu    sync.Mutex
+	selector Selector
+	arms     []string
+	ensemble bool
+	feedback *feedbackLog
+}
+
+type servedVersion struct {
+	model   *Model
+	batcher *Batcher
+	stamp   string
+}
+
+// NewServer loads the repository once and returns the server; Watch keeps
+// it in step with the repository afterwards.
+func NewServer(cfg Config) (*Server, error) {
+	cfg.defaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, met: newMetrics(), cache: NewCache(cfg.CacheRows),
+		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), models: map[string]*servedModel{},
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	s.met.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kiln_serve_cache_hit_ratio",
+		Help: "Prediction cache hits / lookups since start."}, func() float64 {
+		h, m := s.cache.Stats()
+		if h+m == 0 {
+			return 0
+		}
+		return float64(h) / float64(h+m)
+	}))
+	if err := s.Sync(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Registry returns the server's Prometheus registry.
+func (s *Server) Registry() *prometheus.Registry { return s.met.reg }
+
+// Watch rescans the repository every Config.Poll until Close.
+func (s *Server) Watch() {
+	defer close(s.stopped)
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.Sync(); err != nil {
+				s.log.Error("repository scan failed", "err", err)
+			}
+		}
+	}
+}
+
+// Sync loads new and changed versions and unloads removed ones. A version
+// that fails to load is logged and left out (a changed one keeps serving
+// its previous files).
+func (s *Server) Sync() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	found, err := scanRepository(s.cfg.Repository)
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return nil
+	}
+	var retired []*servedVersion
+	type retiredKey struct{ model, version string }
+	var retiredKeys []retiredKey
+	// Load outside the lock: requests keep flowing while files are read.
+	loaded := map[string]map[string]*servedVersion{}
+	for name, rm := range found {
+		for v, rv := range rm.versions {
+			s.mu.RLock()
+			var cur *servedVersion
+			if sm := s.models[name]; sm != nil {
+				cur = sm.versions[v]
+			}
+			s.mu.RUnlock()
+			if cur != nil && cur.stamp == rv.stamp {
+				continue
+			}
+			m, err := LoadModel(name, v, rv.dir)
+			if err != nil {
+				s.log.Error("model version failed to load", "model", name, "version", v, "err", err)
+				continue
+			}
+			if loaded[name] == nil {
+				loaded[name] = map[string]*servedVersion{}
+			}
+			loaded[name][v] = &servedVersion{model: m, stamp: rv.stamp, batcher: s.newBatcher(m)}
+		}
+	}
+	s.mu.Lock()
+	for name, rm := range found {
+		sm := s.models[name]
+		changed := false
+		if sm == nil {
+			sm = &servedModel{name: name, versions: map[string]*servedVersion{}, feedback: newFeedbackLog(10000)}
+			s.models[name] = sm
+			changed = true
+		}
+		for v, nv := range loaded[name] {
+			if old := sm.versions[v]; old != nil {
+				retired = append(retired, old)
+				retiredKeys = append(retiredKeys, retiredKey{name, v})
+			}
+			sm.versions[v] = nv
+			changed = true
+			s.log.Info("model version loaded", "model", name, "version", v, "dir", rm.versions[v].dir)
+		}
+		for v, old := range sm.versions {
+			if _, ok := rm.versions[v]; !ok {
+				delete(sm.versions, v)
+				retired = append(retired, old)
+				retiredKeys = append(retiredKeys, retiredKey{name, v})
+				changed = true
+				s.log.Info("model version unloaded", "model", name, "version", v)
+			}
+		}
+		if rm.stamp != sm.pstamp {
+			sm.policy, sm.pstamp, changed = rm.policy, rm.stamp, true
+		}
+		if changed {
+			s.rebuild(sm)
+		}
+	}
+	for name, sm := range s.models {
+		if _, ok := found[name]; !ok {
+			for v, old := range sm.versions {
+				retired = append(retired, old)
+				retiredKeys = append(retiredKeys, retiredKey{name, v})
+			}
+			delete(s.models, name)
+			s.met.loaded.DeleteLabelValues(name)
+			s.log.Info("model unloaded", "model", name)
+		}
+	}
+	s.mu.Unlock()
+	// Requests already queued on a retired version finish on it.
+	for i, sv := range retired {
+		sv.batcher.Stop()
+		k := retiredKeys[i]
+		s.cache.DropVersion(k.model, k.version)
+		if !s.ModelReady(k.model, k.version) { // unloaded, not replaced
+			s.met.dropVersion(k.model, k.version)
+		}
+	}
+	return nil
+}
+
+// rebuild recomputes a model's version order and selector; s.mu is held.
+func (s *Server) rebuild(sm *servedModel) {
+	sm.order = sm.order[:0]
+	for v := range sm.versions {
+		sm.order = append(sm.order, v)
+	}
+	sortVersions(sm.order)
+	s.met.loaded.WithLabelValues(sm.name).Set(float64(len(sm.order)))
+	sm.selMu.Lock()
+	defer sm.selMu.Unlock()
+	if len(sm.order) == 0 {
+		sm.selector, sm.arms = nil, nil
+		return
+	}
+	sel, arms, ens, err := buildSelector(sm.policy, sm.order)
+	if err != nil {
+		s.log.Error("model policy rejected; serving the latest version", "model", sm.name, "err", err)
+		sel, arms, ens, _ = buildSelector(PolicyConfig{}, sm.order)
+	}
+	sm.selector, sm.arms, sm.ensemble = sel, arms, ens
+}
+
+func (s *Server) newBatcher(m *Model) *Batcher {
+	cfg := BatchConfig{Objective: s.cfg.SLO / 2, MaxBatch: s.cfg.MaxBatch, Step: max(1, s.cfg.MaxBatch/64),
+		Backoff: 0.9, MaxDelay: s.cfg.MaxDelay, MaxQueueRows: s.cfg.MaxQueueRows}
+	size := s.met.batchSize.WithLabelValues(m.Name, m.Version)
+	blat := s.met.batchLat.WithLabelValues(m.Name, m.Version)
+	depth := s.met.queueDepth.WithLabelValues(m.Name, m.Version)
+	limit := s.met.batchLimit.WithLabelValues(m.Name, m.Version)
+	return NewBatcher(m, cfg, func(st BatchStats) {
+		size.Observe(float64(st.Rows))
+		blat.Observe(st.Latency.Seconds())
+		depth.Set(float64(st.QueuedRows))
+		limit.Set(float64(st.Limit))
+	})
+}
+
+// Close stops watching, lets queued requests finish and unloads every
+// model. Call it after the front ends have stopped taking requests.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	models := s.models
+	s.models = map[string]*servedModel{}
+	s.mu.Unlock()
+	close(s.stop)
+	for _, sm := range models {
+		for _, sv := range sm.versions {
+			sv.batcher.Stop()
+		}
+	}
+}
+
+// WaitWatch returns when Watch has returned (after Close).
+func (s *Server) WaitWatch() { <-s.stopped }
+
+// Live reports whether the server answers requests.
+func (s *Server) Live() bool { return true }
+
+// Ready reports whether every model found has a version loaded and the
+// server is not shutting down.
+func (s *Server) Ready() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed || len(s.models) == 0 {
+		return false
+	}
+	for _, sm := range s.models {
+		if len(sm.order) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ModelNames returns the names of the models served, sorted.
+func (s *Server) ModelNames() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.models))
+	for n := range s.models {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ModelMetadata describes a model or one of its versions.
+type ModelMetadata struct {
+	// Name is the model's name.
+	Name string
+	// Versions are the versions loaded (for a version request: that one).
+	Versions []string
+	// Platform is "kiln".
+	Platform string
+	// Inputs and Outputs describe the tensors, with -1 for the batch.
+	Inputs, Outputs []TensorMetadata
+}
+
+// TensorMetadata describes one tensor of a model.
+type TensorMetadata struct {
+	// Name, Datatype and Shape as the protocol defines them.
+	Name, Datatype string
+	Shape          []int64
+}
+
+// lookup returns a model and, if version is not empty, that version.
+func (s *Server) lookup(name, version string) (*servedModel, *servedVersion, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sm := s.models[name]
+	if sm == nil || len(sm.order) == 0 {
+		return nil, nil, notFound("model_name", "unknown model %q", name)
+	}
+	if version == "" {
+		return sm, nil, nil
+	}
+	sv := sm.versions[version]
+	if sv == nil {
+		return nil, nil, notFound("model_version", "model %q has no version %q (versions: %v)", name, version, sm.order)
+	}
+	return sm, sv, nil
+}
+
+// Metadata returns the metadata of model name (version may be empty).
+func (s *Server) Metadata(name, version string) (*ModelMetadata, error) {
+	sm, sv, err := s.lookup(name, version)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	versions := append([]string(nil), sm.order...)
+	if sv == nil {
+		sv = sm.versions[versions[len(versions)-1]]
+	} else {
+		versions = []string{version}
+	}
+	s.mu.RUnlock()
+	m := sv.model
+	in := []int64{-1}
+	for _, d := range m.Sample {
+		in = append(in, int64(d))
+	}
+	return &ModelMetadata{Name: name, Versions: versions, Platform: "kiln",
+		Inputs: []TensorMetadata{{Name: InputName, Datatype: "FP32", Shape: in}},
+		Outputs: []TensorMetadata{
+			{Name: ProbabilitiesName, Datatype: "FP32", Shape: []int64{-1, int64(m.Classes)}},
+			{Name: ClassName, Datatype: "INT64", Shape: []int64{-1}},
+		}}, nil
+}
+
+// ModelReady reports whether model name (version may be empty) can serve.
+func (s *Server) ModelReady(name, version string) bool {
+	_, _, err := s.lookup(name, version)
+	return err == nil
+}
+
+// errNoVersions is returned when every version of a model was unloaded
+// between lookup and use.
+var errNoVersions = errors.New("model has no version loaded")
+
+func (s *Server) draw(sel Selector) (int, float64) {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return sel.Choose(s.rng)
+}
