@@ -104,15 +104,22 @@ func (s *Store) ListModels(ctx context.Context, name string) ([]Model, error) {
 	return s.queryModels(ctx, "ORDER BY m.name, m.version")
 }
 
+// CheckStage returns an error naming the stages when stage is not one of
+// Stages.
+func CheckStage(stage string) error {
+	for _, st := range Stages() {
+		if st == stage {
+			return nil
+		}
+	}
+	return fmt.Errorf("store: unknown stage %q (%s)", stage, strings.Join(Stages(), ", "))
+}
+
 // PromoteModel moves version v of model name to stage. Promoting a
 // version to production archives the version that was in production.
 func (s *Store) PromoteModel(ctx context.Context, name string, v int64, stage string) (Model, error) {
-	ok := false
-	for _, st := range Stages() {
-		ok = ok || st == stage
-	}
-	if !ok {
-		return Model{}, fmt.Errorf("store: unknown stage %q (%s)", stage, strings.Join(Stages(), ", "))
+	if err := CheckStage(stage); err != nil {
+		return Model{}, err
 	}
 	m, err := s.GetModel(ctx, name, v)
 	if err != nil {

@@ -106,6 +106,13 @@ func runModelsRegister(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "models register: usage: kiln models register NAME MODEL_DIR")
 	}
 	name, dir := pos[0], pos[1]
+	if *stage != "" {
+		// Checked before anything is registered: a bad --stage must not
+		// leave a new version behind a failed command.
+		if err := store.CheckStage(*stage); err != nil {
+			return usageErr(stderr, "models register: --stage: %v", err)
+		}
+	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fail(stderr, "models register: %s is not a model folder", dir)
 	}
@@ -155,6 +162,9 @@ func runModelsPromote(args []string, stdout, stderr io.Writer) int {
 	}
 	name, v, err := store.ParseModelRef(pos[0])
 	if err != nil {
+		return usageErr(stderr, "models promote: %v", err)
+	}
+	if err := store.CheckStage(pos[1]); err != nil {
 		return usageErr(stderr, "models promote: %v", err)
 	}
 	ctx := context.Background()
