@@ -7,7 +7,9 @@
 // (age > 40 && name == "ann"). A column's values are typed from the whole
 // file: int when every non-empty value parses as an integer, else double
 // when every one parses as a number, else bool when every one is true or
-// false, else string; an empty value is null. Kept rows are copied byte
+// false, else string; an empty value is null. Spaces after a separator
+// are not part of a name or value (in "39, State-gov" the second field is
+// "State-gov", as the data package reads Adult). Kept rows are copied byte
 // for byte, so quoting, line endings and spacing survive.
 package rowdelete
 

@@ -158,3 +158,22 @@ func FuzzFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestSpacesAfterSeparator: in a CSV written "a, b" (UCI Adult), the
+// columns and values are what the data package reads (no leading space),
+// so workclass == "State-gov" matches; the kept rows keep their spaces.
+func TestSpacesAfterSeparator(t *testing.T) {
+	body := "age, workclass, hours-per-week\n39, State-gov, 40\n50, Self-emp-not-inc, 13\n38, Private, 40\n"
+	p := write(t, body)
+	res, err := Delete(vfs.OS, p, `workclass == "State-gov" || r["hours-per-week"] < 20`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	if want := "age, workclass, hours-per-week\n38, Private, 40\n"; res.Removed != 2 || string(b) != want {
+		t.Fatalf("%+v\n%q\nwant %q", res, b, want)
+	}
+	if strings.Join(res.Kinds, ",") != "int,string,int" {
+		t.Fatalf("kinds %v", res.Kinds)
+	}
+}
