@@ -265,7 +265,16 @@ func Filter(in, raw io.Reader, out io.Writer, p *Predicate, source string) (Resu
 // fsync, rename, folder fsync), keeping its mode. When no row matches the
 // file is not touched. On error the file is unchanged and no temporary is
 // left.
-func Delete(fsys vfs.FS, path, expr string) (res Result, err error) {
+func Delete(fsys vfs.FS, path, expr string) (Result, error) {
+	return DeleteWith(fsys, path, expr, nil)
+}
+
+// DeleteWith is Delete that calls before, when it is not nil, once the
+// rows to remove are counted (Removed > 0) and before the file is
+// written: the caller records the deletion ahead of it, so that a crash
+// during or after the rewrite never leaves a deletion unrecorded. An error
+// from before stops the deletion with the file untouched.
+func DeleteWith(fsys vfs.FS, path, expr string, before func(Result) error) (res Result, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Result{}, err
@@ -294,6 +303,11 @@ func Delete(fsys vfs.FS, path, expr string) (res Result, err error) {
 	raw.Close()
 	if err != nil || res.Removed == 0 {
 		return res, err
+	}
+	if before != nil {
+		if err := before(res); err != nil {
+			return res, err
+		}
 	}
 	fi, err := os.Stat(path)
 	if err != nil {

@@ -177,3 +177,29 @@ func TestSpacesAfterSeparator(t *testing.T) {
 		t.Fatalf("kinds %v", res.Kinds)
 	}
 }
+
+// TestDeleteWithBefore: the hook sees the counts before the file is
+// written, is not called when nothing matches, and its error leaves the
+// file untouched.
+func TestDeleteWithBefore(t *testing.T) {
+	p := write(t, people)
+	stop := errors.New("recording failed")
+	var seen Result
+	_, err := DeleteWith(vfs.OS, p, `name == "bob"`, func(r Result) error {
+		seen = r
+		if b, _ := os.ReadFile(p); string(b) != people {
+			t.Error("the file changed before the hook ran")
+		}
+		return stop
+	})
+	if !errors.Is(err, stop) || seen.Removed != 1 || seen.Rows != 4 {
+		t.Fatalf("err %v, hook saw %+v", err, seen)
+	}
+	if b, _ := os.ReadFile(p); string(b) != people {
+		t.Fatal("a refused deletion changed the file")
+	}
+	called := false
+	if _, err := DeleteWith(vfs.OS, p, `name == "nobody"`, func(Result) error { called = true; return nil }); err != nil || called {
+		t.Fatalf("no match: err %v, hook called %v", err, called)
+	}
+}
