@@ -21,7 +21,8 @@ the next version of NAME, with the folder it came from as its lineage.
 promote moves a version to a stage (none, staging, production,
 archived); promoting to production archives the version that was there.
 ls --stale lists the versions whose data was deleted since they were
-trained and that no fresh version has replaced.
+trained and that no fresh version has replaced (registering the same
+weights again gives a version that is stale too).
 `
 
 // runModels runs `kiln models ls|register|promote`.

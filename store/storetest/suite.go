@@ -352,14 +352,25 @@ func testModels(t *testing.T, open Opener) {
 	if len(st) != 1 || st[0].Version != 3 || st[0].StaleReason != "rows deleted" {
 		t.Fatalf("stale: %+v", st)
 	}
-	if _, err := s.RegisterModel(ctx, "mnist", arts[0], 0); err != nil {
-		t.Fatal(err)
+	// The stale weights registered again, under its name or another, are
+	// stale too: nothing was retrained.
+	for _, name := range []string{"mnist", "copy"} {
+		m, err := s.RegisterModel(ctx, name, arts[2], 0)
+		if err != nil || !m.Stale || !strings.Contains(m.StaleReason, "mnist@3") || !strings.Contains(m.StaleReason, "rows deleted") {
+			t.Fatalf("stale content registered as %s: %+v, %v", name, m, err)
+		}
 	}
-	if st, _ := s.StaleModels(ctx); len(st) != 0 {
+	if st, _ := s.StaleModels(ctx); len(st) != 3 {
+		t.Fatalf("stale after registering stale content: %+v", st)
+	}
+	if m, err := s.RegisterModel(ctx, "mnist", arts[0], 0); err != nil || m.Stale {
+		t.Fatalf("fresh content: %+v, %v", m, err)
+	}
+	if st, _ := s.StaleModels(ctx); len(st) != 1 || st[0].Name != "copy" {
 		t.Fatalf("stale after retraining: %+v", st)
 	}
 	all, _ := s.ListModels(ctx, "")
-	if len(all) != 4 {
+	if len(all) != 6 {
 		t.Fatalf("%d versions listed", len(all))
 	}
 	for _, c := range []struct {
