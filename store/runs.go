@@ -201,16 +201,18 @@ func (r *Run) loop() {
 	}
 }
 
+// beat refreshes the heartbeat. A failure is counted in FlushStats and
+// not kept as the run's error: it loses nothing, and the next beat or End
+// writes the heartbeat again (it used to sit in flushErr, so that one
+// transient failure in a run logging no metrics failed the whole command
+// at End).
 func (r *Run) beat(ctx context.Context) {
 	if _, err := r.s.db.ExecContext(ctx, r.s.q("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = ?"), now(), r.id, string(Running)); err != nil {
-		r.setErr(r.s.wrap(err, "heartbeat"))
+		r.mu.Lock()
+		r.stats.HeartbeatErrors++
+		r.stats.LastHeartbeatError = r.s.wrap(err, "heartbeat").Error()
+		r.mu.Unlock()
 	}
-}
-
-func (r *Run) setErr(err error) {
-	r.mu.Lock()
-	r.flushErr = err
-	r.mu.Unlock()
 }
 
 // flush takes the buffer under the lock and writes it outside. On failure
