@@ -99,7 +99,7 @@ func TestRecordedTrainRegisterLineage(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"models", "promote", "quick@1", "prod"}, exitFailure, "unknown stage"},
+		{[]string{"models", "promote", "quick@1", "prod"}, exitUsage, "unknown stage"},
 		{[]string{"models", "promote", "quick@x", "staging"}, exitUsage, "not a positive integer"},
 		{[]string{"lineage", "nosuch@1"}, exitFailure, "no model nosuch@1"},
 		{[]string{"lineage", "--uses", filepath.Join(home, "never")}, exitFailure, "neither a recorded data set nor a recorded path"},
