@@ -126,7 +126,9 @@ func CheckStage(stage string) error {
 }
 
 // PromoteModel moves version v of model name to stage. Promoting a
-// version to production archives the version that was in production.
+// version to production archives the version that was in production;
+// concurrent promotions of one model are serialised, so that exactly one
+// version ends in production.
 func (s *Store) PromoteModel(ctx context.Context, name string, v int64, stage string) (Model, error) {
 	if err := CheckStage(stage); err != nil {
 		return Model{}, err
@@ -140,6 +142,19 @@ func (s *Store) PromoteModel(ctx context.Context, name string, v int64, stage st
 		return Model{}, s.wrap(err, "promote")
 	}
 	defer tx.Rollback()
+	// Locking every version of the model first (in id order, so that two
+	// promotions cannot deadlock) makes concurrent promotions of one model
+	// run one after the other; without it, two PostgreSQL transactions
+	// could each archive the production version they saw and both leave
+	// theirs in production. SQLite has one writer at a time: a first write
+	// takes its lock for the whole transaction.
+	lock := "UPDATE models SET stage = stage WHERE name = ?"
+	if s.pg {
+		lock = "SELECT COUNT(*) FROM (SELECT id FROM models WHERE name = ? ORDER BY id FOR UPDATE) locked"
+	}
+	if _, err := tx.ExecContext(ctx, s.q(lock), name); err != nil {
+		return Model{}, s.wrap(err, "promote")
+	}
 	if stage == StageProduction {
 		if _, err := tx.ExecContext(ctx, s.q("UPDATE models SET stage = ? WHERE name = ? AND stage = ? AND id <> ?"),
 			StageArchived, name, StageProduction, m.ID); err != nil {
