@@ -151,6 +151,9 @@ func value(s string, k Kind) any {
 func InferKinds(r io.Reader, source string) ([]string, []Kind, error) {
 	cr := newCSV(r)
 	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, nil, fmt.Errorf("%s: empty file: want a header line naming the columns", source)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: header: %w", source, err)
 	}

@@ -80,7 +80,7 @@ func TestBadInput(t *testing.T) {
 		{people, `age > 40`, `people.csv:6: where: no such overload: _>_ (column "age" is empty here`},
 		{"a,b\n1,2\n3\n", `a == 1`, "wrong number of fields"},
 		{"a,a\n1,2\n", `true`, "appears twice"},
-		{"", `true`, "header"},
+		{"", `true`, "people.csv: empty file: want a header line"},
 	} {
 		p := write(t, c.body)
 		_, err := Delete(vfs.OS, p, c.where)
