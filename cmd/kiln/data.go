@@ -89,7 +89,7 @@ func runDataPull(args []string, stdout, stderr io.Writer) int {
 	res, err := data.Pull(ctx, name, opts)
 	prog.clear()
 	if err == nil {
-		err = recordPull(ctx, rec, res)
+		err = recordPull(ctx, rec, res, *from)
 	}
 	if err := rec.end(ctx, err, stderr); err != nil {
 		return fail(stderr, "%v", err)
@@ -102,10 +102,16 @@ func runDataPull(args []string, stdout, stderr io.Writer) int {
 }
 
 // recordPull records the pulled folder as the run's output and as a
-// version of the data set.
-func recordPull(ctx context.Context, rec *recording, res *data.PullResult) error {
+// version of the data set, and the folder it was copied from (--from), if
+// any, as its input, so that lineage reaches the raw files.
+func recordPull(ctx context.Context, rec *recording, res *data.PullResult, from string) error {
 	if err := rec.rec.SetParams(ctx, map[string]string{"dataset": res.Dataset, "source": res.Source}); err != nil {
 		return err
+	}
+	if from != "" {
+		if _, err := rec.rec.UsePath(ctx, from, "source"); err != nil {
+			return err
+		}
 	}
 	a, err := rec.rec.ProducePath(ctx, res.Dir, "data")
 	if err != nil || rec.store == nil {
