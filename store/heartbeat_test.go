@@ -46,3 +46,26 @@ func TestHeartbeatFailureDoesNotFailEnd(t *testing.T) {
 		t.Fatalf("run %+v %v", info, err)
 	}
 }
+
+// TestRecordedJSONPlain: a configuration holding && and < is stored as
+// typed, not HTML-escaped, so that kiln runs show prints it readably.
+func TestRecordedJSONPlain(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.StartRun(ctx, RunSpec{Kind: "data.delete", Command: []string{"kiln", "--where", `a < 3 && b == "x"`}, Config: map[string]string{"where": `a < 3 && b == "x"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.End(ctx, nil)
+	info, err := s.GetRun(ctx, r.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(info.Config) != `{"where":"a < 3 && b == \"x\""}` || info.Command[2] != `a < 3 && b == "x"` {
+		t.Fatalf("config %s command %q", info.Config, info.Command)
+	}
+}
