@@ -50,6 +50,10 @@ type Options struct {
 	// Host names this machine in the runs it records (default
 	// os.Hostname); runs of this host are checked by process id.
 	Host string
+	// ConnectTimeout bounds how long Open waits for a PostgreSQL server
+	// to answer (default 10s), so that an unreachable or silent server is
+	// an error naming it rather than a hang.
+	ConnectTimeout time.Duration
 }
 
 // Store is an open metadata store. It is safe for concurrent use.
@@ -131,7 +135,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if IsPostgres(o.DSN) {
 		s.pg = true
 		s.where = redactDSN(o.DSN)
-		s.db, err = openPostgres(ctx, o.DSN)
+		if o.ConnectTimeout <= 0 {
+			o.ConnectTimeout = 10 * time.Second
+		}
+		s.db, err = openPostgres(ctx, o.DSN, o.ConnectTimeout)
 	} else {
 		if err := os.MkdirAll(o.Home, 0o755); err != nil {
 			return nil, fmt.Errorf("store: %w", err)

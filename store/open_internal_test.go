@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRedactDSN: no password reaches a message, whether it is in the
@@ -45,4 +47,32 @@ func TestOpenRefusesUnknownDSN(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+// TestOpenSilentPostgres: a server that accepts the connection and never
+// answers is an error naming it after ConnectTimeout, not a hang.
+func TestOpenSilentPostgres(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	dsn := "postgres://kiln:s3cret@" + ln.Addr().String() + "/db?sslmode=disable"
+	t0 := time.Now()
+	_, err = Open(context.Background(), Options{Home: t.TempDir(), DSN: dsn, ConnectTimeout: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) || !strings.Contains(err.Error(), "did not answer") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("Open against a silent server: %v", err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("Open took %v", d)
+	}
 }
