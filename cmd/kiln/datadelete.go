@@ -115,6 +115,14 @@ func deleteRows(ctx context.Context, fsys vfs.FS, s *store.Store, run *store.Run
 		return nil, fmt.Errorf("data set %s is the folder %s: data delete works on CSV files", name, path)
 	}
 	rep.Dataset, rep.Path = name, path
+	// One deletion at a time per folder, from hashing the old content to
+	// recording the new: a concurrent one would otherwise rewrite what it
+	// read before this one's rename and bring the removed rows back.
+	unlock, err := rowdelete.Lock(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	old, err := run.UsePath(ctx, path, "data")
 	if err != nil {
 		return nil, err

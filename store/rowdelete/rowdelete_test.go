@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiln-ml/kiln/internal/vfs"
 	"github.com/kiln-ml/kiln/internal/vfs/errorfs"
@@ -201,5 +202,58 @@ func TestDeleteWithBefore(t *testing.T) {
 	called := false
 	if _, err := DeleteWith(vfs.OS, p, `name == "nobody"`, func(Result) error { called = true; return nil }); err != nil || called {
 		t.Fatalf("no match: err %v, hook called %v", err, called)
+	}
+}
+
+// slowRename is a filesystem whose Rename says it is about to rename,
+// then waits: the moment in which another deletion could slip in.
+type slowRename struct {
+	vfs.FS
+	renaming chan struct{}
+}
+
+func (f slowRename) Rename(oldpath, newpath string) error {
+	close(f.renaming)
+	time.Sleep(200 * time.Millisecond)
+	return f.FS.Rename(oldpath, newpath)
+}
+
+// TestConcurrentDeletionsLocked: a deletion that starts while another
+// one from the same file is about to rename its result waits for it
+// (Lock), so that both deletions hold; unlocked, the second would read
+// the old content and one rename would bring back the rows the other
+// removed.
+func TestConcurrentDeletionsLocked(t *testing.T) {
+	p := write(t, people)
+	slow := slowRename{FS: vfs.OS, renaming: make(chan struct{})}
+	errs := make(chan error, 2)
+	go func() {
+		unlock, err := Lock(p)
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer unlock()
+		_, err = Delete(slow, p, `name == "bob"`)
+		errs <- err
+	}()
+	go func() {
+		<-slow.renaming
+		unlock, err := Lock(p)
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer unlock()
+		_, err = Delete(vfs.OS, p, `name == "ann"`)
+		errs <- err
+	}()
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _ := os.ReadFile(p); string(b) != "name,age,zip code,member\r\n\"carol, jr\",52,\"multi\nline\",true\r\ndan,,80331,\r\n" {
+		t.Fatalf("after two concurrent deletions: %q", b)
 	}
 }
