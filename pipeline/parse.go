@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -85,7 +86,7 @@ func Parse(file string, src []byte, opts ParseOptions) (*Pipeline, error) {
 	at := func(n *yaml.Node) Pos { return Pos{File: file, Line: n.Line, Col: n.Column} }
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, ErrorList{yamlError(file, err)}
+		return nil, ErrorList{yamlError(file, src, err)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, ErrorList{{Pos: Pos{File: file, Line: 1}, Msg: "empty pipeline: want a mapping with steps:"}}
@@ -408,8 +409,13 @@ func (s substituter) expandPorts(v string, n *yaml.Node, ports map[string]string
 	})
 }
 
-// yamlError turns a YAML syntax error into an Error with its line.
-func yamlError(file string, err error) *Error {
+// yamlError turns a YAML syntax error into an Error with its line. The
+// line yaml.v3 gives is not always right: for some errors it counts from
+// 0 (an unquoted ${x} in a flow mapping on line 4 says "line 3", and on
+// line 1 gives no line), so the line is the first one at which a prefix
+// of the file fails with the same error, and yaml.v3's only when no
+// prefix does.
+func yamlError(file string, src []byte, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if _, e := fmt.Sscanf(msg, "line %d:", &line); e == nil {
@@ -417,5 +423,27 @@ func yamlError(file string, err error) *Error {
 			msg = msg[i+2:]
 		}
 	}
+	if n := failingLine(src, err.Error()); n > 0 {
+		line = n
+	}
 	return &Error{Pos: Pos{File: file, Line: line}, Msg: "YAML: " + msg}
+}
+
+// failingLine returns the smallest n such that the first n lines of src
+// fail to parse with exactly the error message want, or 0 when none does
+// (or the file is over 64 KiB).
+func failingLine(src []byte, want string) int {
+	if len(src) > 64<<10 {
+		return 0 // a pipeline file is small; this search is quadratic
+	}
+	lines := bytes.SplitAfter(src, []byte("\n"))
+	end := 0
+	for n, l := range lines {
+		end += len(l)
+		var doc yaml.Node
+		if err := yaml.Unmarshal(src[:end], &doc); err != nil && err.Error() == want {
+			return n + 1
+		}
+	}
+	return 0
 }

@@ -82,6 +82,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", "p.yaml:1: empty pipeline"},
 		{"syntax", "steps:\n  a: [\n", "p.yaml:2: YAML: did not find expected node content"},
+		{"syntax on a line yaml.v3 miscounts", "steps:\n  a:\n    kind: train\n    params: {lr: ${rate}}\n", "p.yaml:4: YAML: did not find expected ',' or '}'"},
+		{"syntax on line 1, where yaml.v3 gives no line", "vars: {x: ${y}}\nsteps:\n  a: {kind: train}\n", "p.yaml:1: YAML: did not find expected ',' or '}'"},
 		{"not a mapping", "- a\n", "p.yaml:1:1: a pipeline file is a mapping"},
 		{"no steps", "vars: {}\n", "p.yaml:1:1: no steps"},
 		{"unknown top field", "stages: {}\nsteps: {a: {kind: train}}\n", `p.yaml:1:1: unknown field "stages"`},

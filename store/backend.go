@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
@@ -76,15 +77,21 @@ func checkSQLiteFile(path string) error {
 	return nil
 }
 
-// openPostgres connects through pgx's database/sql driver.
-func openPostgres(ctx context.Context, dsn string) (*sql.DB, error) {
+// openPostgres connects through pgx's database/sql driver, waiting at
+// most timeout for the server to answer.
+func openPostgres(ctx context.Context, dsn string, timeout time.Duration) (*sql.DB, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", redactDSN(dsn), err)
 	}
 	db.SetMaxOpenConns(8)
-	if err := db.PingContext(ctx); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
 		db.Close()
+		if pctx.Err() != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("store %s: the server did not answer within %v: %w", redactDSN(dsn), timeout, err)
+		}
 		return nil, fmt.Errorf("store %s: %w", redactDSN(dsn), err)
 	}
 	return db, nil

@@ -26,6 +26,11 @@ type FlushStats struct {
 	Flushes int64
 	Values  int64
 	Time    time.Duration
+	// HeartbeatErrors counts heartbeat writes that failed. They lose no
+	// data (End writes the final status and heartbeat itself), so they do
+	// not make End fail; LastHeartbeatError is the latest one's message.
+	HeartbeatErrors    int64
+	LastHeartbeatError string
 }
 
 // FlushStats returns how many metric batches the run wrote and how long

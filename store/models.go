@@ -44,7 +44,10 @@ func (m Model) Ref() string { return fmt.Sprintf("%s@%d", m.Name, m.Version) }
 
 // RegisterModel records a new version of model name (one more than the
 // highest so far, from 1) for artifact a, registered by run runID (0:
-// none).
+// none). A version whose content (a.Hash) is that of a stale version is
+// stale too, with the reason naming it: registering the same weights
+// again does not retrain them, so it must not take the model off the
+// stale list.
 func (s *Store) RegisterModel(ctx context.Context, name string, a Artifact, runID int64) (Model, error) {
 	if name == "" || strings.ContainsAny(name, "@ \t\n") {
 		return Model{}, fmt.Errorf("store: model name %q: want a non-empty name without '@' or spaces", name)
@@ -55,9 +58,16 @@ func (s *Store) RegisterModel(ctx context.Context, name string, a Artifact, runI
 	}
 	for attempt := 0; ; attempt++ {
 		var id int64
-		err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO models (name, version, artifact_id, run_id, created_at)
-			VALUES (?, (SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?), ?, ?, ?) RETURNING id`),
-			name, name, a.ID, run, now()).Scan(&id)
+		err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO models (name, version, artifact_id, run_id, created_at, stale, stale_reason)
+			SELECT ?, (SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?), ?, ?, ?,
+				CASE WHEN sm.id IS NULL THEN 0 ELSE 1 END, COALESCE(sm.reason, '')
+			FROM (SELECT 1 AS one) x LEFT JOIN (
+				SELECT m.id, 'the same content as stale ' || m.name || '@' || CAST(m.version AS TEXT) || ': ' || m.stale_reason AS reason
+				FROM models m JOIN artifacts sa ON sa.id = m.artifact_id
+				WHERE m.stale = 1 AND sa.hash = (SELECT hash FROM artifacts WHERE id = ?)
+				ORDER BY m.id LIMIT 1) sm ON 1 = 1
+			RETURNING id`),
+			name, name, a.ID, run, now(), a.ID).Scan(&id)
 		if err != nil {
 			// Two PostgreSQL transactions may pick the same version; the
 			// unique index turns one away and it tries again.
@@ -104,15 +114,24 @@ func (s *Store) ListModels(ctx context.Context, name string) ([]Model, error) {
 	return s.queryModels(ctx, "ORDER BY m.name, m.version")
 }
 
-// PromoteModel moves version v of model name to stage. Promoting a
-// version to production archives the version that was in production.
-func (s *Store) PromoteModel(ctx context.Context, name string, v int64, stage string) (Model, error) {
-	ok := false
+// CheckStage returns an error naming the stages when stage is not one of
+// Stages.
+func CheckStage(stage string) error {
 	for _, st := range Stages() {
-		ok = ok || st == stage
+		if st == stage {
+			return nil
+		}
 	}
-	if !ok {
-		return Model{}, fmt.Errorf("store: unknown stage %q (%s)", stage, strings.Join(Stages(), ", "))
+	return fmt.Errorf("store: unknown stage %q (%s)", stage, strings.Join(Stages(), ", "))
+}
+
+// PromoteModel moves version v of model name to stage. Promoting a
+// version to production archives the version that was in production;
+// concurrent promotions of one model are serialised, so that exactly one
+// version ends in production.
+func (s *Store) PromoteModel(ctx context.Context, name string, v int64, stage string) (Model, error) {
+	if err := CheckStage(stage); err != nil {
+		return Model{}, err
 	}
 	m, err := s.GetModel(ctx, name, v)
 	if err != nil {
@@ -123,6 +142,19 @@ func (s *Store) PromoteModel(ctx context.Context, name string, v int64, stage st
 		return Model{}, s.wrap(err, "promote")
 	}
 	defer tx.Rollback()
+	// Locking every version of the model first (in id order, so that two
+	// promotions cannot deadlock) makes concurrent promotions of one model
+	// run one after the other; without it, two PostgreSQL transactions
+	// could each archive the production version they saw and both leave
+	// theirs in production. SQLite has one writer at a time: a first write
+	// takes its lock for the whole transaction.
+	lock := "UPDATE models SET stage = stage WHERE name = ?"
+	if s.pg {
+		lock = "SELECT COUNT(*) FROM (SELECT id FROM models WHERE name = ? ORDER BY id FOR UPDATE) locked"
+	}
+	if _, err := tx.ExecContext(ctx, s.q(lock), name); err != nil {
+		return Model{}, s.wrap(err, "promote")
+	}
 	if stage == StageProduction {
 		if _, err := tx.ExecContext(ctx, s.q("UPDATE models SET stage = ? WHERE name = ? AND stage = ? AND id <> ?"),
 			StageArchived, name, StageProduction, m.ID); err != nil {

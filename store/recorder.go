@@ -16,13 +16,23 @@ import (
 type Recorder interface {
 	// ID returns the run's id in the store, 0 for Discard.
 	ID() int64
+	// SetParams records parameters, replacing earlier values of the same
+	// keys.
 	SetParams(ctx context.Context, params map[string]string) error
 	// LogMetric buffers a value; it never waits for I/O.
 	LogMetric(name string, step int64, value float64)
+	// UsePath hashes the file or folder at path, records it as an
+	// artifact where it lies and as an input of the run in role (for
+	// example "data", "model").
 	UsePath(ctx context.Context, path, role string) (Artifact, error)
+	// ProducePath is UsePath for an output of the run.
 	ProducePath(ctx context.Context, path, role string) (Artifact, error)
+	// Use records an artifact already in the store as an input.
 	Use(ctx context.Context, a Artifact, role string) error
+	// Produce records an artifact already in the store as an output.
 	Produce(ctx context.Context, a Artifact, role string) error
+	// End flushes the metrics and records the run as succeeded (runErr
+	// nil) or failed with runErr's message.
 	End(ctx context.Context, runErr error) error
 }
 

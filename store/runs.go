@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -104,13 +105,13 @@ func (s *Store) StartRun(ctx context.Context, spec RunSpec) (*Run, error) {
 	if spec.Kind == "" {
 		return nil, errors.New("store: StartRun: empty Kind")
 	}
-	cmd, err := json.Marshal(spec.Command)
+	cmd, err := marshalPlain(spec.Command)
 	if err != nil {
 		return nil, fmt.Errorf("store: StartRun: command: %w", err)
 	}
 	cfg := []byte("{}")
 	if spec.Config != nil {
-		if cfg, err = json.Marshal(spec.Config); err != nil {
+		if cfg, err = marshalPlain(spec.Config); err != nil {
 			return nil, fmt.Errorf("store: StartRun: config: %w", err)
 		}
 	}
@@ -131,6 +132,18 @@ func (s *Store) StartRun(ctx context.Context, spec RunSpec) (*Run, error) {
 	r := &Run{s: s, id: id, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.loop()
 	return r, nil
+}
+
+// marshalPlain is json.Marshal without HTML escaping, so that a recorded
+// --where 'a && b' reads as typed in kiln runs show (not a \u0026\u0026 b).
+func marshalPlain(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // ID returns the run's id.
@@ -201,16 +214,18 @@ func (r *Run) loop() {
 	}
 }
 
+// beat refreshes the heartbeat. A failure is counted in FlushStats and
+// not kept as the run's error: it loses nothing, and the next beat or End
+// writes the heartbeat again (it used to sit in flushErr, so that one
+// transient failure in a run logging no metrics failed the whole command
+// at End).
 func (r *Run) beat(ctx context.Context) {
 	if _, err := r.s.db.ExecContext(ctx, r.s.q("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = ?"), now(), r.id, string(Running)); err != nil {
-		r.setErr(r.s.wrap(err, "heartbeat"))
+		r.mu.Lock()
+		r.stats.HeartbeatErrors++
+		r.stats.LastHeartbeatError = r.s.wrap(err, "heartbeat").Error()
+		r.mu.Unlock()
 	}
-}
-
-func (r *Run) setErr(err error) {
-	r.mu.Lock()
-	r.flushErr = err
-	r.mu.Unlock()
 }
 
 // flush takes the buffer under the lock and writes it outside. On failure

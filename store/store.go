@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,8 +17,9 @@ import (
 
 // EnvStore names the environment variable selecting the backend: a
 // postgres:// (or postgresql://) DSN selects PostgreSQL, "off" disables
-// recording in the commands, and anything else (or nothing) means SQLite
-// in KILN_HOME/store.db.
+// recording in the commands, and nothing means SQLite in
+// KILN_HOME/store.db. Any other value is refused by Open, so that a
+// mistyped DSN never records into a SQLite file by accident.
 const EnvStore = "KILN_STORE"
 
 // EnvParentRun names the environment variable holding the id of the run
@@ -33,7 +35,8 @@ type Options struct {
 	// Home is the folder holding store.db and artifacts/ (required).
 	Home string
 	// DSN, when it starts with postgres:// or postgresql://, selects
-	// PostgreSQL; when empty the store is SQLite in Home/store.db.
+	// PostgreSQL; when empty the store is SQLite in Home/store.db; any
+	// other value is an error.
 	DSN string
 	// FS is the filesystem artifact writes go through (default vfs.OS);
 	// tests inject failures with internal/vfs/errorfs.
@@ -47,6 +50,10 @@ type Options struct {
 	// Host names this machine in the runs it records (default
 	// os.Hostname); runs of this host are checked by process id.
 	Host string
+	// ConnectTimeout bounds how long Open waits for a PostgreSQL server
+	// to answer (default 10s), so that an unreachable or silent server is
+	// an error naming it rather than a hang.
+	ConnectTimeout time.Duration
 }
 
 // Store is an open metadata store. It is safe for concurrent use.
@@ -67,10 +74,11 @@ func IsPostgres(dsn string) bool {
 }
 
 // OptionsFromEnv returns the options the commands use: Home is home, DSN
-// comes from KILN_STORE when it holds a PostgreSQL DSN.
+// is KILN_STORE unless it is empty or "off" (Open refuses a value that is
+// not a PostgreSQL DSN).
 func OptionsFromEnv(home string) Options {
 	o := Options{Home: home}
-	if v := os.Getenv(EnvStore); IsPostgres(v) {
+	if v := os.Getenv(EnvStore); v != "off" {
 		o.DSN = v
 	}
 	return o
@@ -118,12 +126,19 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		host = h
 	}
+	if o.DSN != "" && !IsPostgres(o.DSN) {
+		return nil, fmt.Errorf("store: %s=%q: want a postgres:// or postgresql:// DSN, \"off\", or nothing (SQLite in %s)",
+			EnvStore, redactDSN(o.DSN), filepath.Join(o.Home, "store.db"))
+	}
 	var err error
 	s := &Store{fs: o.FS, heartbeat: o.Heartbeat, staleAfter: o.StaleAfter, host: host, artifacts: filepath.Join(o.Home, "artifacts")}
 	if IsPostgres(o.DSN) {
 		s.pg = true
 		s.where = redactDSN(o.DSN)
-		s.db, err = openPostgres(ctx, o.DSN)
+		if o.ConnectTimeout <= 0 {
+			o.ConnectTimeout = 10 * time.Second
+		}
+		s.db, err = openPostgres(ctx, o.DSN, o.ConnectTimeout)
 	} else {
 		if err := os.MkdirAll(o.Home, 0o755); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -220,17 +235,24 @@ func isCorrupt(err error) bool {
 		strings.Contains(m, "SQLITE_CORRUPT") || strings.Contains(m, "SQLITE_NOTADB")
 }
 
+// redactDSN returns dsn with any password (in the user information or a
+// password= parameter) replaced by xxx, for messages.
 func redactDSN(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		if strings.Contains(dsn, "@") || strings.Contains(strings.ToLower(dsn), "password") {
+			return "(a DSN that does not parse as a URL; not shown, it may hold a password)"
+		}
 		return dsn
 	}
-	userinfo := dsn[scheme+3 : at]
-	if i := strings.Index(userinfo, ":"); i >= 0 {
-		userinfo = userinfo[:i] + ":xxx"
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxx")
 	}
-	return dsn[:scheme+3] + userinfo + dsn[at:]
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // now returns the current time in the store's unit, microseconds since

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -89,7 +91,7 @@ func runDataPull(args []string, stdout, stderr io.Writer) int {
 	res, err := data.Pull(ctx, name, opts)
 	prog.clear()
 	if err == nil {
-		err = recordPull(ctx, rec, res)
+		err = recordPull(ctx, rec, res, *from)
 	}
 	if err := rec.end(ctx, err, stderr); err != nil {
 		return fail(stderr, "%v", err)
@@ -102,17 +104,62 @@ func runDataPull(args []string, stdout, stderr io.Writer) int {
 }
 
 // recordPull records the pulled folder as the run's output and as a
-// version of the data set.
-func recordPull(ctx context.Context, rec *recording, res *data.PullResult) error {
+// version of the data set, and the folder it was copied from (--from), if
+// any, as its input, so that lineage reaches the raw files.
+func recordPull(ctx context.Context, rec *recording, res *data.PullResult, from string) error {
 	if err := rec.rec.SetParams(ctx, map[string]string{"dataset": res.Dataset, "source": res.Source}); err != nil {
 		return err
+	}
+	if from != "" {
+		if _, err := rec.rec.UsePath(ctx, from, "source"); err != nil {
+			return err
+		}
 	}
 	a, err := rec.rec.ProducePath(ctx, res.Dir, "data")
 	if err != nil || rec.store == nil {
 		return err
 	}
-	_, err = rec.store.RecordDataset(ctx, store.Dataset{Name: res.Dataset, ArtifactID: a.ID, RunID: rec.rec.ID(), Source: res.Source, Rows: -1})
+	rows, schema, err := mnistRows(res)
+	if err != nil {
+		return err
+	}
+	_, err = rec.store.RecordDataset(ctx, store.Dataset{Name: res.Dataset, ArtifactID: a.ID, RunID: rec.rec.ID(), Source: res.Source, Rows: rows, Schema: schema})
 	return err
+}
+
+// mnistRows counts the samples of a pulled MNIST-format set from its
+// label files (small), returning the total and a schema holding each
+// split's count; -1 and no schema when the folder has no label files.
+func mnistRows(res *data.PullResult) (int64, json.RawMessage, error) {
+	splits := map[string]int64{}
+	var total int64
+	for _, f := range res.Files {
+		base := filepath.Base(f)
+		split := ""
+		switch {
+		case strings.HasPrefix(base, "train-labels-idx1-ubyte"):
+			split = "train"
+		case strings.HasPrefix(base, "t10k-labels-idx1-ubyte"):
+			split = "test"
+		default:
+			continue
+		}
+		p := f
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(res.Dir, f)
+		}
+		x, err := data.ReadIDX(p)
+		if err != nil {
+			return 0, nil, err
+		}
+		splits[split] = int64(x.Len())
+		total += int64(x.Len())
+	}
+	if len(splits) == 0 {
+		return -1, nil, nil
+	}
+	b, err := json.Marshal(map[string]any{"format": "idx", "splits": splits})
+	return total, b, err
 }
 
 // pullProgress is the pull's log writer; on a terminal it also draws a

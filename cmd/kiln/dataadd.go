@@ -107,6 +107,7 @@ func csvStats(path string, kinds []rowdelete.Kind) (int64, []columnStats, error)
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
+	r.TrimLeadingSpace = true // as rowdelete.InferKinds reads the kinds
 	r.ReuseRecord = true
 	if _, err := r.Read(); err != nil {
 		return 0, nil, fmt.Errorf("%s: header: %w", path, err)

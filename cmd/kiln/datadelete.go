@@ -65,7 +65,7 @@ func runDataDelete(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	rep, err := deleteRows(ctx, rec.store, rec.rec.(*store.Run), *dataset, *where)
+	rep, err := deleteRows(ctx, vfs.OS, rec.store, rec.rec.(*store.Run), *dataset, *where)
 	if err := rec.end(ctx, err, stderr); err != nil {
 		return fail(stderr, "data delete: %v", err)
 	}
@@ -83,9 +83,10 @@ func runDataDelete(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// deleteRows resolves the data set, removes the rows, and records the
-// old and new content, the new data-set version and the stale models.
-func deleteRows(ctx context.Context, s *store.Store, run *store.Run, dataset, where string) (*deleteReport, error) {
+// deleteRows resolves the data set, marks the derived models stale,
+// removes the rows (rewriting the file through fsys), and records the old
+// and new content and the new data-set version.
+func deleteRows(ctx context.Context, fsys vfs.FS, s *store.Store, run *store.Run, dataset, where string) (*deleteReport, error) {
 	rep := &deleteReport{Where: where, RunID: run.ID(), Stale: []string{}}
 	name, path := dataset, dataset
 	if d, err := s.GetDataset(ctx, dataset, 0); err == nil {
@@ -114,6 +115,14 @@ func deleteRows(ctx context.Context, s *store.Store, run *store.Run, dataset, wh
 		return nil, fmt.Errorf("data set %s is the folder %s: data delete works on CSV files", name, path)
 	}
 	rep.Dataset, rep.Path = name, path
+	// One deletion at a time per folder, from hashing the old content to
+	// recording the new: a concurrent one would otherwise rewrite what it
+	// read before this one's rename and bring the removed rows back.
+	unlock, err := rowdelete.Lock(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	old, err := run.UsePath(ctx, path, "data")
 	if err != nil {
 		return nil, err
@@ -141,13 +150,36 @@ func deleteRows(ctx context.Context, s *store.Store, run *store.Run, dataset, wh
 		}
 		sources = append(sources, as...)
 	}
-	res, err := rowdelete.Delete(vfs.OS, path, where)
+	params := func(res rowdelete.Result) map[string]string {
+		return map[string]string{"dataset": name, "where": where, "old_hash": old.Hash,
+			"rows": strconv.FormatInt(res.Rows, 10), "removed_rows": strconv.FormatInt(res.Removed, 10)}
+	}
+	// The derived models are marked stale before the file is rewritten:
+	// a deletion that fails after that leaves models marked stale (by a
+	// failed run), never a deletion that no model knows of.
+	res, err := rowdelete.DeleteWith(fsys, path, where, func(res rowdelete.Result) error {
+		derived, err := s.DerivedModels(ctx, sources)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for _, m := range derived {
+			ids = append(ids, m.ID)
+			rep.Stale = append(rep.Stale, m.Ref())
+		}
+		reason := fmt.Sprintf("run %d removes %d rows matching %s from %s", run.ID(), res.Removed, where, name)
+		if err := s.MarkStale(ctx, ids, reason); err != nil {
+			return err
+		}
+		p := params(res)
+		p["stale_models"] = strings.Join(rep.Stale, ",")
+		return run.SetParams(ctx, p)
+	})
 	rep.Result = res
 	if err != nil {
 		return rep, err
 	}
-	if err := run.SetParams(ctx, map[string]string{"dataset": name, "where": where, "old_hash": old.Hash,
-		"rows": strconv.FormatInt(res.Rows, 10), "removed_rows": strconv.FormatInt(res.Removed, 10)}); err != nil {
+	if err := run.SetParams(ctx, params(res)); err != nil {
 		return rep, err
 	}
 	if !res.Rewritten {
@@ -164,18 +196,5 @@ func deleteRows(ctx context.Context, s *store.Store, run *store.Run, dataset, wh
 		return rep, err
 	}
 	rep.Version = d.Version
-	derived, err := s.DerivedModels(ctx, sources)
-	if err != nil {
-		return rep, err
-	}
-	var ids []int64
-	for _, m := range derived {
-		ids = append(ids, m.ID)
-		rep.Stale = append(rep.Stale, m.Ref())
-	}
-	reason := fmt.Sprintf("run %d deleted %d rows matching %s from %s", run.ID(), res.Removed, where, name)
-	if err := s.MarkStale(ctx, ids, reason); err != nil {
-		return rep, err
-	}
-	return rep, run.SetParams(ctx, map[string]string{"stale_models": strings.Join(rep.Stale, ",")})
+	return rep, nil
 }

@@ -46,8 +46,9 @@ func runLineage(args []string, stdout, stderr io.Writer) int {
 	}
 	defer s.Close()
 	var g *store.Graph
+	var src []store.Artifact
 	if *uses != "" {
-		src, err := s.Sources(ctx, *uses)
+		src, err = s.Sources(ctx, *uses)
 		if err != nil {
 			return fail(stderr, "lineage: %v", err)
 		}
@@ -71,12 +72,35 @@ func runLineage(args []string, stdout, stderr io.Writer) int {
 	default:
 		err = g.WriteTree(stdout)
 		if err == nil && *uses != "" {
-			fmt.Fprintf(stdout, "%d runs, %d artifacts, %d model versions derived from %s\n",
-				len(g.Kinds("run")), len(g.Kinds("artifact")), len(g.Kinds("model")), *uses)
+			fmt.Fprintln(stdout, usesSummary(g, src, *uses))
 		}
 	}
 	if err != nil {
 		return fail(stderr, "lineage: %v", err)
 	}
 	return exitOK
+}
+
+// usesSummary counts what the graph holds besides the sources themselves:
+// "2 runs, 3 artifacts and 1 model version derived from NAME".
+func usesSummary(g *store.Graph, src []store.Artifact, name string) string {
+	isSource := map[int64]bool{}
+	for _, a := range src {
+		isSource[a.ID] = true
+	}
+	arts := 0
+	for _, n := range g.Kinds("artifact") {
+		if n.Artifact == nil || !isSource[n.Artifact.ID] {
+			arts++
+		}
+	}
+	return fmt.Sprintf("%s, %s and %s derived from %s", plural(len(g.Kinds("run")), "run"), plural(arts, "artifact"),
+		plural(len(g.Kinds("model")), "model version"), name)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

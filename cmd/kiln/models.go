@@ -20,8 +20,11 @@ wrote it) into the store's content-addressed artifacts and records it as
 the next version of NAME, with the folder it came from as its lineage.
 promote moves a version to a stage (none, staging, production,
 archived); promoting to production archives the version that was there.
+Each promotion is recorded as a run (kiln runs ls --kind models.promote)
+with the version and its stage before and after.
 ls --stale lists the versions whose data was deleted since they were
-trained and that no fresh version has replaced.
+trained and that no fresh version has replaced (registering the same
+weights again gives a version that is stale too).
 `
 
 // runModels runs `kiln models ls|register|promote`.
@@ -106,6 +109,13 @@ func runModelsRegister(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "models register: usage: kiln models register NAME MODEL_DIR")
 	}
 	name, dir := pos[0], pos[1]
+	if *stage != "" {
+		// Checked before anything is registered: a bad --stage must not
+		// leave a new version behind a failed command.
+		if err := store.CheckStage(*stage); err != nil {
+			return usageErr(stderr, "models register: --stage: %v", err)
+		}
+	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fail(stderr, "models register: %s is not a model folder", dir)
 	}
@@ -157,14 +167,25 @@ func runModelsPromote(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr(stderr, "models promote: %v", err)
 	}
+	if err := store.CheckStage(pos[1]); err != nil {
+		return usageErr(stderr, "models promote: %v", err)
+	}
 	ctx := context.Background()
-	s, err := openStore(ctx)
+	// The promotion is a run (kind models.promote), so that the stages a
+	// version went through, and when, stay on record.
+	rec, err := startRecording(ctx, "models.promote", append([]string{"models", "promote"}, args...), flagConfig(fs))
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	defer s.Close()
-	m, err := s.PromoteModel(ctx, name, v, pos[1])
-	if err != nil {
+	s := rec.store
+	if s == nil {
+		if s, err = openStore(ctx); err != nil {
+			return fail(stderr, "%v", err)
+		}
+		defer s.Close()
+	}
+	m, err := promote(ctx, s, rec.rec, name, v, pos[1])
+	if err := rec.end(ctx, err, stderr); err != nil {
 		return fail(stderr, "models promote: %v", err)
 	}
 	if *asJSON {
@@ -172,4 +193,18 @@ func runModelsPromote(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s is now %s\n", m.Ref(), m.Stage)
 	return exitOK
+}
+
+// promote moves a model version to stage and records the move in rec's
+// parameters: the version, its stage before and after.
+func promote(ctx context.Context, s *store.Store, rec store.Recorder, name string, v int64, stage string) (store.Model, error) {
+	before, err := s.GetModel(ctx, name, v)
+	if err != nil {
+		return store.Model{}, err
+	}
+	m, err := s.PromoteModel(ctx, name, before.Version, stage)
+	if err != nil {
+		return store.Model{}, err
+	}
+	return m, rec.SetParams(ctx, map[string]string{"model": m.Ref(), "from_stage": before.Stage, "stage": m.Stage})
 }

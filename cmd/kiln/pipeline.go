@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/kiln-ml/kiln/internal/vfs"
 	"github.com/kiln-ml/kiln/pipeline"
 	"github.com/kiln-ml/kiln/store"
 )
@@ -278,6 +279,20 @@ func runPipelineRun(args []string, stdout, stderr io.Writer, builtin string) int
 		return fail(stderr, "pipeline: %v", err)
 	}
 	home := kilnHomeAbs()
+	// One pipeline run at a time per KILN_HOME (as DVC locks its repo):
+	// two runs at once would run the same steps into the same outputs and
+	// the same cache entries.
+	lockDir := filepath.Join(home, "pipeline")
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		return fail(stderr, "pipeline: %v", err)
+	}
+	unlock, err := vfs.LockDir(lockDir, func() {
+		fmt.Fprintf(stderr, "kiln: another kiln pipeline run holds %s; waiting for it to finish\n", lockDir)
+	})
+	if err != nil {
+		return fail(stderr, "pipeline: %v", err)
+	}
+	defer unlock()
 	sum := sha256.Sum256(src)
 	r := &pipeline.Runner{
 		Exe: exe, Dir: g.Pipeline.Dir, Jobs: *jobs, Force: *force, Code: cv,

@@ -85,7 +85,7 @@ func runRunsLs(args []string, stdout, stderr io.Writer) int {
 			parent = strconv.FormatInt(r.Parent, 10)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Name, r.Status, r.Started.Local().Format("2006-01-02 15:04:05"),
-			duration(r), parent, shorten(strings.Join(r.Command, " "), 60))
+			duration(r), parent, shorten(shellJoin(r.Command), 60))
 	}
 	tw.Flush()
 	return exitOK
@@ -98,11 +98,42 @@ func duration(r store.RunInfo) string {
 	return r.Ended.Sub(r.Started).Round(time.Millisecond).String()
 }
 
+// shorten cuts s to at most n characters (runes, so that a cut never
+// splits a UTF-8 sequence), ending a cut one with "…".
 func shorten(s string, n int) string {
-	if len(s) <= n {
+	r := []rune(s)
+	if len(r) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string(r[:n-1]) + "…"
+}
+
+// shellJoin joins a command line for display so that it can be pasted
+// into a POSIX shell: an argument holding anything but letters, digits
+// and -_./=:,@+% is single-quoted.
+func shellJoin(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = shellQuote(a)
+	}
+	return strings.Join(out, " ")
+}
+
+func shellQuote(a string) string {
+	if a == "" {
+		return "''"
+	}
+	safe := true
+	for _, c := range a {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./=:,@+%", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 }
 
 // runDetail is what kiln runs show prints with --json.
@@ -193,7 +224,7 @@ func runRunsShow(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(w, ": %s", r.Error)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  command  %s\n", strings.Join(r.Command, " "))
+	fmt.Fprintf(w, "  command  %s\n", shellJoin(r.Command))
 	dirty := ""
 	if r.Code.Dirty {
 		dirty = " (dirty)"

@@ -99,7 +99,7 @@ func TestRecordedTrainRegisterLineage(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"models", "promote", "quick@1", "prod"}, exitFailure, "unknown stage"},
+		{[]string{"models", "promote", "quick@1", "prod"}, exitUsage, "unknown stage"},
 		{[]string{"models", "promote", "quick@x", "staging"}, exitUsage, "not a positive integer"},
 		{[]string{"lineage", "nosuch@1"}, exitFailure, "no model nosuch@1"},
 		{[]string{"lineage", "--uses", filepath.Join(home, "never")}, exitFailure, "neither a recorded data set nor a recorded path"},
@@ -224,8 +224,16 @@ func TestDataDeleteMarksDerivedModelsStale(t *testing.T) {
 	if code != exitOK || rep3.Dataset != "loose" || rep3.Version != 2 || rep3.Result.Removed != 1 {
 		t.Fatalf("delete from an unrecorded file: %+v", rep3)
 	}
+	// Registering the same weights again retrains nothing: still stale.
+	if code, _, stderr := kiln(t, "models", "register", "m-people", filepath.Join(home, "m-people")); code != exitOK {
+		t.Fatal(stderr)
+	}
+	if _, stdout, _ := kiln(t, "models", "ls", "--stale", "--json"); !strings.Contains(stdout, `"version": 2`) {
+		t.Fatalf("the same weights registered again are not stale: %s", stdout)
+	}
 	// Retraining registers a fresh version, which takes the model off the
 	// stale list.
+	os.WriteFile(filepath.Join(home, "m-people", "model.safetensors"), []byte("retrained"), 0o644)
 	if code, _, stderr := kiln(t, "models", "register", "m-people", filepath.Join(home, "m-people")); code != exitOK {
 		t.Fatal(stderr)
 	}

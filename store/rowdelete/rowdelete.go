@@ -7,7 +7,9 @@
 // (age > 40 && name == "ann"). A column's values are typed from the whole
 // file: int when every non-empty value parses as an integer, else double
 // when every one parses as a number, else bool when every one is true or
-// false, else string; an empty value is null. Kept rows are copied byte
+// false, else string; an empty value is null. Spaces after a separator
+// are not part of a name or value (in "39, State-gov" the second field is
+// "State-gov", as the data package reads Adult). Kept rows are copied byte
 // for byte, so quoting, line endings and spacing survive.
 package rowdelete
 
@@ -149,6 +151,9 @@ func value(s string, k Kind) any {
 func InferKinds(r io.Reader, source string) ([]string, []Kind, error) {
 	cr := newCSV(r)
 	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, nil, fmt.Errorf("%s: empty file: want a header line naming the columns", source)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: header: %w", source, err)
 	}
@@ -263,7 +268,16 @@ func Filter(in, raw io.Reader, out io.Writer, p *Predicate, source string) (Resu
 // fsync, rename, folder fsync), keeping its mode. When no row matches the
 // file is not touched. On error the file is unchanged and no temporary is
 // left.
-func Delete(fsys vfs.FS, path, expr string) (res Result, err error) {
+func Delete(fsys vfs.FS, path, expr string) (Result, error) {
+	return DeleteWith(fsys, path, expr, nil)
+}
+
+// DeleteWith is Delete that calls before, when it is not nil, once the
+// rows to remove are counted (Removed > 0) and before the file is
+// written: the caller records the deletion ahead of it, so that a crash
+// during or after the rewrite never leaves a deletion unrecorded. An error
+// from before stops the deletion with the file untouched.
+func DeleteWith(fsys vfs.FS, path, expr string, before func(Result) error) (res Result, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Result{}, err
@@ -292,6 +306,11 @@ func Delete(fsys vfs.FS, path, expr string) (res Result, err error) {
 	raw.Close()
 	if err != nil || res.Removed == 0 {
 		return res, err
+	}
+	if before != nil {
+		if err := before(res); err != nil {
+			return res, err
+		}
 	}
 	fi, err := os.Stat(path)
 	if err != nil {

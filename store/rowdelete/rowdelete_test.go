@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiln-ml/kiln/internal/vfs"
 	"github.com/kiln-ml/kiln/internal/vfs/errorfs"
@@ -80,7 +81,7 @@ func TestBadInput(t *testing.T) {
 		{people, `age > 40`, `people.csv:6: where: no such overload: _>_ (column "age" is empty here`},
 		{"a,b\n1,2\n3\n", `a == 1`, "wrong number of fields"},
 		{"a,a\n1,2\n", `true`, "appears twice"},
-		{"", `true`, "header"},
+		{"", `true`, "people.csv: empty file: want a header line"},
 	} {
 		p := write(t, c.body)
 		_, err := Delete(vfs.OS, p, c.where)
@@ -157,4 +158,102 @@ func FuzzFilter(f *testing.F) {
 			t.Fatalf("second pass %+v after %+v", again, res)
 		}
 	})
+}
+
+// TestSpacesAfterSeparator: in a CSV written "a, b" (UCI Adult), the
+// columns and values are what the data package reads (no leading space),
+// so workclass == "State-gov" matches; the kept rows keep their spaces.
+func TestSpacesAfterSeparator(t *testing.T) {
+	body := "age, workclass, hours-per-week\n39, State-gov, 40\n50, Self-emp-not-inc, 13\n38, Private, 40\n"
+	p := write(t, body)
+	res, err := Delete(vfs.OS, p, `workclass == "State-gov" || r["hours-per-week"] < 20`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	if want := "age, workclass, hours-per-week\n38, Private, 40\n"; res.Removed != 2 || string(b) != want {
+		t.Fatalf("%+v\n%q\nwant %q", res, b, want)
+	}
+	if strings.Join(res.Kinds, ",") != "int,string,int" {
+		t.Fatalf("kinds %v", res.Kinds)
+	}
+}
+
+// TestDeleteWithBefore: the hook sees the counts before the file is
+// written, is not called when nothing matches, and its error leaves the
+// file untouched.
+func TestDeleteWithBefore(t *testing.T) {
+	p := write(t, people)
+	stop := errors.New("recording failed")
+	var seen Result
+	_, err := DeleteWith(vfs.OS, p, `name == "bob"`, func(r Result) error {
+		seen = r
+		if b, _ := os.ReadFile(p); string(b) != people {
+			t.Error("the file changed before the hook ran")
+		}
+		return stop
+	})
+	if !errors.Is(err, stop) || seen.Removed != 1 || seen.Rows != 4 {
+		t.Fatalf("err %v, hook saw %+v", err, seen)
+	}
+	if b, _ := os.ReadFile(p); string(b) != people {
+		t.Fatal("a refused deletion changed the file")
+	}
+	called := false
+	if _, err := DeleteWith(vfs.OS, p, `name == "nobody"`, func(Result) error { called = true; return nil }); err != nil || called {
+		t.Fatalf("no match: err %v, hook called %v", err, called)
+	}
+}
+
+// slowRename is a filesystem whose Rename says it is about to rename,
+// then waits: the moment in which another deletion could slip in.
+type slowRename struct {
+	vfs.FS
+	renaming chan struct{}
+}
+
+func (f slowRename) Rename(oldpath, newpath string) error {
+	close(f.renaming)
+	time.Sleep(200 * time.Millisecond)
+	return f.FS.Rename(oldpath, newpath)
+}
+
+// TestConcurrentDeletionsLocked: a deletion that starts while another
+// one from the same file is about to rename its result waits for it
+// (Lock), so that both deletions hold; unlocked, the second would read
+// the old content and one rename would bring back the rows the other
+// removed.
+func TestConcurrentDeletionsLocked(t *testing.T) {
+	p := write(t, people)
+	slow := slowRename{FS: vfs.OS, renaming: make(chan struct{})}
+	errs := make(chan error, 2)
+	go func() {
+		unlock, err := Lock(p)
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer unlock()
+		_, err = Delete(slow, p, `name == "bob"`)
+		errs <- err
+	}()
+	go func() {
+		<-slow.renaming
+		unlock, err := Lock(p)
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer unlock()
+		_, err = Delete(vfs.OS, p, `name == "ann"`)
+		errs <- err
+	}()
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _ := os.ReadFile(p); string(b) != "name,age,zip code,member\r\n\"carol, jr\",52,\"multi\nline\",true\r\ndan,,80331,\r\n" {
+		t.Fatalf("after two concurrent deletions: %q", b)
+	}
 }

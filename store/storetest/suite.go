@@ -35,6 +35,7 @@ func Suite(t *testing.T, open Opener) {
 		{"Artifacts", testArtifacts},
 		{"ArtifactWritesFailingHalfWay", testArtifactFaults},
 		{"Models", testModels},
+		{"ConcurrentPromotions", testConcurrentPromotions},
 		{"Datasets", testDatasets},
 		{"LineageAndUses", testLineage},
 		{"EightProcesses", testEightProcesses},
@@ -352,14 +353,25 @@ func testModels(t *testing.T, open Opener) {
 	if len(st) != 1 || st[0].Version != 3 || st[0].StaleReason != "rows deleted" {
 		t.Fatalf("stale: %+v", st)
 	}
-	if _, err := s.RegisterModel(ctx, "mnist", arts[0], 0); err != nil {
-		t.Fatal(err)
+	// The stale weights registered again, under its name or another, are
+	// stale too: nothing was retrained.
+	for _, name := range []string{"mnist", "copy"} {
+		m, err := s.RegisterModel(ctx, name, arts[2], 0)
+		if err != nil || !m.Stale || !strings.Contains(m.StaleReason, "mnist@3") || !strings.Contains(m.StaleReason, "rows deleted") {
+			t.Fatalf("stale content registered as %s: %+v, %v", name, m, err)
+		}
 	}
-	if st, _ := s.StaleModels(ctx); len(st) != 0 {
+	if st, _ := s.StaleModels(ctx); len(st) != 3 {
+		t.Fatalf("stale after registering stale content: %+v", st)
+	}
+	if m, err := s.RegisterModel(ctx, "mnist", arts[0], 0); err != nil || m.Stale {
+		t.Fatalf("fresh content: %+v, %v", m, err)
+	}
+	if st, _ := s.StaleModels(ctx); len(st) != 1 || st[0].Name != "copy" {
 		t.Fatalf("stale after retraining: %+v", st)
 	}
 	all, _ := s.ListModels(ctx, "")
-	if len(all) != 4 {
+	if len(all) != 6 {
 		t.Fatalf("%d versions listed", len(all))
 	}
 	for _, c := range []struct {
@@ -371,6 +383,57 @@ func testModels(t *testing.T, open Opener) {
 		n, v, err := store.ParseModelRef(c.ref)
 		if (err == nil) != c.ok || n != c.name || v != c.v {
 			t.Errorf("ParseModelRef(%q) = %q, %d, %v", c.ref, n, v, err)
+		}
+	}
+}
+
+// testConcurrentPromotions promotes eight versions of one model to
+// production at the same time: afterwards exactly one is in production
+// and the others are archived.
+func testConcurrentPromotions(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := mustOpen(t, open(t))
+	const n = 8
+	for i := 0; i < n; i++ {
+		d := filepath.Join(t.TempDir(), "m")
+		writeTree(t, d, map[string]string{"w": fmt.Sprint(i)})
+		a, err := s.PutPath(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RegisterModel(ctx, "m", a, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, errs[i] = s.PromoteModel(ctx, "m", int64(i+1), store.StageProduction)
+			}(i)
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: promote m@%d: %v", round, i+1, err)
+			}
+		}
+		ms, _ := s.ListModels(ctx, "m")
+		prod := 0
+		for _, m := range ms {
+			switch m.Stage {
+			case store.StageProduction:
+				prod++
+			case store.StageArchived:
+			default:
+				t.Fatalf("round %d: %s is %s", round, m.Ref(), m.Stage)
+			}
+		}
+		if prod != 1 {
+			t.Fatalf("round %d: %d versions in production", round, prod)
 		}
 	}
 }
