@@ -1,0 +1,302 @@
+package validate
+
+import (
+	"fmt"
+	"math"
+)
+
+const (
+	// gridBins bounds how many bins a Grid spans.
+	gridBins = 2048
+	// gridMinExp is the finest bin width, 2^-32.
+	gridMinExp = -32
+)
+
+// Grid is a mergeable fine histogram: bin k holds the values in
+// [k·2^Exp, (k+1)·2^Exp). Exp is the smallest power of two (at least
+// gridMinExp) at which the values' range spans at most gridBins bins, so
+// it is a function of the minimum and maximum alone and two partitions'
+// grids, brought to the larger Exp by pairing bins, add up to exactly the
+// grid of their union. Each bin also remembers its value while every value
+// in it is the same one, so that discrete data (ages, prices) re-bins into
+// coarser histograms exactly; only bins of mixed values are spread
+// uniformly. Drift's Jensen-Shannon histograms and the equal-width
+// histograms of the statistics are re-binned from it.
+type Grid struct {
+	// Exp is the base-2 logarithm of the bin width.
+	Exp int `json:"exp"`
+	// Lo is the index of Counts[0].
+	Lo int64 `json:"lo"`
+	// Counts holds the counts of bins Lo, Lo+1, ...
+	Counts []int64 `json:"counts,omitempty"`
+	// Values holds each bin's single value (0 where the bin is empty or
+	// mixed).
+	Values []float64 `json:"values,omitempty"`
+	// Mixed lists the offsets into Counts of bins holding several values.
+	Mixed []int32 `json:"mixed,omitempty"`
+
+	live   bool
+	scale  float64 // 2^-Exp
+	base   int64   // index of win[0]
+	win    []int64
+	val    []float64
+	mixed  []bool
+	lo, hi int64
+}
+
+func (g *Grid) setExp(e int) {
+	g.Exp = e
+	g.scale = math.Ldexp(1, -e)
+}
+
+// Add adds one finite value.
+func (g *Grid) Add(x float64) {
+	if !g.live {
+		g.start(x)
+	}
+	y := x * g.scale
+	for math.Abs(y) >= 1<<62 {
+		g.coarsen()
+		y = x * g.scale
+	}
+	i := int64(math.Floor(y))
+	if i >= g.lo && i <= g.hi {
+		k := i - g.base
+		if g.win[k] == 0 {
+			g.val[k] = x
+		} else if g.val[k] != x {
+			g.mixed[k] = true
+		}
+		g.win[k]++
+		return
+	}
+	g.addBin(i, 1, x, false)
+}
+
+func (g *Grid) start(x float64) {
+	if g.Exp == 0 && g.scale == 0 {
+		g.setExp(gridMinExp)
+	}
+	g.live = true
+	g.win = make([]int64, 2*gridBins)
+	g.val = make([]float64, 2*gridBins)
+	g.mixed = make([]bool, 2*gridBins)
+	i := int64(math.Floor(x * g.scale))
+	if math.Abs(x*g.scale) >= 1<<62 {
+		i = 0
+	}
+	g.base = i - gridBins
+	g.lo, g.hi = i, i
+}
+
+// addBin adds c values to bin i (at the current Exp), widening bins as
+// needed.
+func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
+	if c == 0 {
+		return
+	}
+	if !g.live {
+		g.start(0)
+		g.base = i - gridBins
+		g.lo, g.hi = i, i
+	}
+	lo, hi := min(g.lo, i), max(g.hi, i)
+	for hi-lo+1 > gridBins {
+		g.coarsen()
+		i >>= 1
+		lo, hi = min(g.lo, i), max(g.hi, i)
+	}
+	if i < g.base || i >= g.base+int64(len(g.win)) {
+		g.rebuild(lo, hi, 0)
+	}
+	g.lo, g.hi = lo, hi
+	k := i - g.base
+	if g.win[k] == 0 {
+		g.val[k], g.mixed[k] = v, mixed
+	} else if mixed || g.mixed[k] || g.val[k] != v {
+		g.mixed[k] = true
+	}
+	g.win[k] += c
+}
+
+// coarsen doubles the bin width, pairing bins.
+func (g *Grid) coarsen() {
+	g.rebuild(g.lo>>1, g.hi>>1, 1)
+	g.setExp(g.Exp + 1)
+}
+
+// rebuild re-centres the window on [lo, hi] (indices after shifting the
+// old ones right by shift).
+func (g *Grid) rebuild(lo, hi int64, shift uint) {
+	win := make([]int64, 2*gridBins)
+	val := make([]float64, 2*gridBins)
+	mix := make([]bool, 2*gridBins)
+	base := lo - (int64(len(win))-(hi-lo+1))/2
+	for j := g.lo; j <= g.hi; j++ {
+		c := g.win[j-g.base]
+		if c == 0 {
+			continue
+		}
+		k := j>>shift - base
+		v, m := g.val[j-g.base], g.mixed[j-g.base]
+		if win[k] == 0 {
+			val[k], mix[k] = v, m
+		} else if m || mix[k] || val[k] != v {
+			mix[k] = true
+		}
+		win[k] += c
+	}
+	g.win, g.val, g.mixed, g.base, g.lo, g.hi = win, val, mix, base, lo, hi
+}
+
+// flush writes the working window into the exported fields.
+func (g *Grid) flush() {
+	if !g.live {
+		return
+	}
+	n := g.hi - g.lo + 1
+	off := g.lo - g.base
+	g.Lo = g.lo
+	g.Counts = append([]int64(nil), g.win[off:off+n]...)
+	g.Values = make([]float64, n)
+	g.Mixed = nil
+	for k := int64(0); k < n; k++ {
+		if g.Counts[k] == 0 {
+			continue
+		}
+		if g.mixed[off+k] {
+			g.Mixed = append(g.Mixed, int32(k))
+		} else {
+			g.Values[k] = g.val[off+k]
+		}
+	}
+}
+
+// thaw rebuilds the working window from the exported fields.
+func (g *Grid) thaw() error {
+	if g.live || len(g.Counts) == 0 {
+		return nil
+	}
+	if len(g.Counts) > gridBins || len(g.Values) != len(g.Counts) {
+		return fmt.Errorf("grid: %d counts and %d values, want equal and at most %d", len(g.Counts), len(g.Values), gridBins)
+	}
+	if g.Exp < gridMinExp || g.Exp > 1100 {
+		return fmt.Errorf("grid: bin width 2^%d out of range", g.Exp)
+	}
+	mixed := map[int32]bool{}
+	for _, m := range g.Mixed {
+		mixed[m] = true
+	}
+	exp, lo, counts, values := g.Exp, g.Lo, g.Counts, g.Values
+	*g = Grid{}
+	g.setExp(exp)
+	for k, c := range counts {
+		if c < 0 {
+			return fmt.Errorf("grid: negative count %d", c)
+		}
+		g.addBin(lo+int64(k), c, values[k], mixed[int32(k)])
+	}
+	return nil
+}
+
+// Merge folds o (flushed) into g (working).
+func (g *Grid) Merge(o *Grid) {
+	if len(o.Counts) == 0 {
+		return
+	}
+	if !g.live && g.scale == 0 {
+		g.setExp(gridMinExp)
+	}
+	for g.Exp < o.Exp {
+		if !g.live {
+			g.setExp(o.Exp)
+			break
+		}
+		g.coarsen()
+	}
+	mixed := map[int32]bool{}
+	for _, m := range o.Mixed {
+		mixed[m] = true
+	}
+	for k, c := range o.Counts {
+		i := o.Lo + int64(k)
+		g.addBin(i>>(g.Exp-o.Exp), c, o.Values[k], mixed[int32(k)])
+	}
+	// addBin may have widened bins mid-way; the shift above uses the Exp
+	// current at each bin, and pairing is associative, so the result is
+	// the same as adding at the final width.
+}
+
+// binMass is one grid bin read back: count c of values in [a, b], or all
+// at point a when point is set.
+type binMass struct {
+	a, b  float64
+	c     float64
+	point bool
+}
+
+// masses returns the bins of the flushed grid, clipped to the data's
+// [min, max].
+func (g *Grid) masses(dmin, dmax float64) []binMass {
+	w := math.Ldexp(1, g.Exp)
+	mixed := map[int32]bool{}
+	for _, m := range g.Mixed {
+		mixed[m] = true
+	}
+	var out []binMass
+	for k, c := range g.Counts {
+		if c == 0 {
+			continue
+		}
+		if !mixed[int32(k)] {
+			out = append(out, binMass{a: g.Values[k], c: float64(c), point: true})
+			continue
+		}
+		a := float64(g.Lo+int64(k)) * w
+		b := a + w
+		a, b = max(a, dmin), min(b, dmax)
+		out = append(out, binMass{a: a, b: b, c: float64(c), point: b <= a})
+	}
+	return out
+}
+
+// EqualWidthBin is the bin of x among n equal-width bins over [lo, hi]:
+// floor((x-lo)/((hi-lo)/n)), clamped to [0, n-1]; all values fall in bin 0
+// when hi == lo. Drift's Jensen-Shannon histograms use exactly this rule.
+func EqualWidthBin(x, lo, hi float64, n int) int {
+	if !(hi > lo) {
+		return 0
+	}
+	j := int(math.Floor((x - lo) / ((hi - lo) / float64(n))))
+	return min(max(j, 0), n-1)
+}
+
+// rebin spreads the grid's masses over n equal-width bins on [lo, hi]:
+// single-valued bins exactly by EqualWidthBin, mixed bins in proportion to
+// their overlap with each bin.
+func rebin(ms []binMass, lo, hi float64, n int) []float64 {
+	out := make([]float64, n)
+	width := (hi - lo) / float64(n)
+	for _, m := range ms {
+		if m.point || !(hi > lo) {
+			out[EqualWidthBin(m.a, lo, hi, n)] += m.c
+			continue
+		}
+		ja, jb := EqualWidthBin(m.a, lo, hi, n), EqualWidthBin(m.b, lo, hi, n)
+		span := m.b - m.a
+		for j := ja; j <= jb; j++ {
+			l, r := lo+float64(j)*width, lo+float64(j+1)*width
+			if j == 0 {
+				l = math.Inf(-1)
+			}
+			if j == n-1 {
+				r = math.Inf(1)
+			}
+			ov := min(r, m.b) - max(l, m.a)
+			if ov > 0 {
+				out[j] += m.c * ov / span
+			}
+		}
+	}
+	return out
+}

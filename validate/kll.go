@@ -1,0 +1,190 @@
+package validate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// kllK is the sketch's accuracy parameter: with k = 200 the rank error of
+// a quantile is about 1.65% with high probability (Karnin, Lang, Liberty
+// 2016, §4; the constant is Apache DataSketches' for k = 200).
+const kllK = 200
+
+// KLL is the KLL quantile sketch (Karnin, Lang, Liberty, "Optimal Quantile
+// Approximation in Streams", FOCS 2016). Level h holds items of weight
+// 2^h; when the sketch is full the lowest full level is sorted and every
+// other item, starting at a random offset, is promoted to the next level.
+// Two sketches merge by concatenating levels and compacting, so the merge
+// of partitions' sketches answers within the same error bound as one sketch
+// over the whole stream (§3, mergeability). Weights are kept exact: the
+// items' weights always sum to N.
+type KLL struct {
+	// Levels[h] holds the items of weight 2^h.
+	Levels [][]float64 `json:"levels,omitempty"`
+	// N is the number of values added.
+	N int64 `json:"n"`
+	// State is the compactor's coin-flip generator (xorshift64).
+	State uint64 `json:"state,omitempty"`
+
+	size   int
+	budget int
+}
+
+// capAt is the capacity of level h of H: k·(2/3)^(H-1-h), at least 2.
+func kllCap(h, height int) int {
+	c := int(math.Ceil(kllK * math.Pow(2.0/3.0, float64(height-1-h))))
+	return max(c, 2)
+}
+
+func (s *KLL) recount() {
+	s.size, s.budget = 0, 0
+	for h := range s.Levels {
+		s.size += len(s.Levels[h])
+		s.budget += kllCap(h, len(s.Levels))
+	}
+}
+
+// Add adds one value (callers filter NaN).
+func (s *KLL) Add(x float64) {
+	if s.Levels == nil {
+		s.Levels = [][]float64{make([]float64, 0, kllK)}
+		s.recount()
+	}
+	s.Levels[0] = append(s.Levels[0], x)
+	s.N++
+	s.size++
+	if s.size >= s.budget {
+		s.compress()
+	}
+}
+
+func (s *KLL) coin() int {
+	if s.State == 0 {
+		s.State = 0x9e3779b97f4a7c15
+	}
+	s.State ^= s.State << 13
+	s.State ^= s.State >> 7
+	s.State ^= s.State << 17
+	return int(s.State >> 63)
+}
+
+// compress compacts the lowest level at or over its capacity until the
+// sketch is within its budget.
+func (s *KLL) compress() {
+	for s.size >= s.budget {
+		height := len(s.Levels)
+		h := 0
+		for h < height && len(s.Levels[h]) < kllCap(h, height) {
+			h++
+		}
+		if h == height {
+			return
+		}
+		if h+1 == height {
+			s.Levels = append(s.Levels, nil)
+		}
+		lv := s.Levels[h]
+		slices.Sort(lv)
+		keep := []float64(nil)
+		if len(lv)%2 == 1 {
+			keep = append(keep, lv[len(lv)-1])
+			lv = lv[:len(lv)-1]
+		}
+		off := s.coin()
+		for i := off; i < len(lv); i += 2 {
+			s.Levels[h+1] = append(s.Levels[h+1], lv[i])
+		}
+		s.Levels[h] = append(s.Levels[h][:0], keep...)
+		s.recount()
+	}
+}
+
+// Merge folds o into s.
+func (s *KLL) Merge(o *KLL) {
+	if o.N == 0 {
+		return
+	}
+	for len(s.Levels) < len(o.Levels) {
+		s.Levels = append(s.Levels, nil)
+	}
+	for h, lv := range o.Levels {
+		s.Levels[h] = append(s.Levels[h], lv...)
+	}
+	s.N += o.N
+	s.State ^= o.State
+	s.recount()
+	s.compress()
+}
+
+// check verifies that the sketch's weights sum to N (for decoded sketches).
+func (s *KLL) check() error {
+	var w int64
+	for h, lv := range s.Levels {
+		if h > 62 {
+			return fmt.Errorf("kll: %d levels", len(s.Levels))
+		}
+		w += int64(len(lv)) << h
+	}
+	if w != s.N {
+		return fmt.Errorf("kll: weights sum to %d, want n = %d", w, s.N)
+	}
+	s.recount()
+	return nil
+}
+
+type weighted struct {
+	v float64
+	w int64
+}
+
+func (s *KLL) sorted() []weighted {
+	var out []weighted
+	for h, lv := range s.Levels {
+		for _, v := range lv {
+			out = append(out, weighted{v, 1 << h})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].v < out[j].v })
+	return out
+}
+
+// Quantiles returns the values at the ranks qs (each in [0, 1]); nil when
+// the sketch is empty.
+func (s *KLL) Quantiles(qs []float64) []float64 {
+	if s.N == 0 {
+		return nil
+	}
+	items := s.sorted()
+	out := make([]float64, len(qs))
+	for i, q := range qs {
+		target := q * float64(s.N)
+		var cum int64
+		out[i] = items[len(items)-1].v
+		for _, it := range items {
+			cum += it.w
+			if float64(cum) >= target {
+				out[i] = it.v
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Rank returns the estimated fraction of values ≤ x.
+func (s *KLL) Rank(x float64) float64 {
+	if s.N == 0 {
+		return 0
+	}
+	var cum int64
+	for h, lv := range s.Levels {
+		for _, v := range lv {
+			if v <= x {
+				cum += 1 << h
+			}
+		}
+	}
+	return float64(cum) / float64(s.N)
+}
