@@ -193,7 +193,17 @@ func computeCSVFile(path string, o Options) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := newCSVScanner(f, path, &o.CSV, 1)
+	if !fi.Mode().IsRegular() {
+		return ComputeCSV(f, path, o.CSV)
+	}
+	return ComputeCSVAt(f, fi.Size(), path, o)
+}
+
+// ComputeCSVAt returns the statistics of the CSV data in r[0:size]: one
+// pass on one goroutine when it is small or o.Workers is 1, otherwise
+// o.Workers byte ranges read in parallel (splitCSV) and merged.
+func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, error) {
+	sc := newCSVScanner(io.NewSectionReader(r, 0, size), name, &o.CSV, 1)
 	header, err := readHeader(sc, &o.CSV)
 	if err != nil {
 		return nil, err
@@ -204,26 +214,26 @@ func computeCSVFile(path string, o Options) (*Stats, error) {
 	}
 	start, line := sc.offset(), sc.line
 	w := o.workers()
-	if w == 1 || !fi.Mode().IsRegular() || fi.Size()-start < minSplit {
+	if w == 1 || size-start < minSplit {
 		s := NewStats(header)
 		if err := scanInto(sc, s, &o.CSV); err != nil {
 			return nil, err
 		}
 		return s, nil
 	}
-	ranges, err := splitCSV(f, start, fi.Size(), line, w)
+	ranges, err := splitCSV(r, start, size, line, w)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	parts := make([]*Stats, len(ranges))
 	errs := make([]error, len(ranges))
 	var wg sync.WaitGroup
-	for i, r := range ranges {
+	for i, br := range ranges {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s := NewStats(header)
-			rs := newCSVScanner(io.NewSectionReader(f, r.start, r.end-r.start), path, &o.CSV, r.line)
+			rs := newCSVScanner(io.NewSectionReader(r, br.start, br.end-br.start), name, &o.CSV, br.line)
 			if err := scanInto(rs, s, &o.CSV); err != nil {
 				errs[i] = err
 				return
