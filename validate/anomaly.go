@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -192,14 +193,15 @@ func checkFeature(f *FeatureStats, fs *FeatureSchema, rows int64) []Anomaly {
 			if r.Max != nil {
 				hi = strconv.FormatFloat(*r.Max, 'g', -1, 64)
 			}
-			below, above := 0.0, 0.0
+			lo64, hi64 := math.Inf(-1), math.Inf(1)
 			if r.Min != nil {
-				below = n.Sketch.Rank(*r.Min - 1e-12*abs(*r.Min))
+				lo64 = *r.Min
 			}
 			if r.Max != nil {
-				above = 1 - n.Sketch.Rank(*r.Max)
+				hi64 = *r.Max
 			}
-			add(OutOfRange, below+above, ex, "Feature %q has values in [%v, %v], outside the schema's range [%s, %s] (about %.3g%% of values).", f.Name, n.Min, n.Max, lo, hi, 100*(below+above))
+			out := n.outside(lo64, hi64)
+			add(OutOfRange, out, ex, "Feature %q has values in [%v, %v], outside the schema's range [%s, %s] (%.3g%% of values).", f.Name, n.Min, n.Max, lo, hi, 100*out)
 		}
 	}
 	if (fs.Type == TypeInt || fs.Type == TypeFloat) && special > 0 && !fs.AllowNaN {
@@ -221,11 +223,24 @@ func checkFeature(f *FeatureStats, fs *FeatureSchema, rows int64) []Anomaly {
 	return out
 }
 
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
+// outside returns the fraction of finite values outside [lo, hi], from
+// the fine grid: exact for single-valued bins, by overlap for mixed ones.
+func (n *NumericStats) outside(lo, hi float64) float64 {
+	if n.Moments.N == 0 {
+		return 0
 	}
-	return x
+	var c float64
+	for _, m := range n.Grid.masses(n.Min, n.Max) {
+		if m.point {
+			if m.a < lo || m.a > hi {
+				c += m.c
+			}
+			continue
+		}
+		in := min(m.b, hi) - max(m.a, lo)
+		c += m.c * (1 - max(in, 0)/(m.b-m.a))
+	}
+	return c / float64(n.Moments.N)
 }
 
 func frac(a, b int64) float64 {

@@ -14,7 +14,7 @@ const (
 
 // DefaultBins is the number of equal-width bins of the Jensen-Shannon
 // histograms when the schema names none.
-const DefaultBins = 10
+const DefaultBins = 100
 
 // Distance is how far one feature's distribution moved between two data
 // sets.

@@ -7,7 +7,7 @@ import (
 
 const (
 	// gridBins bounds how many bins a Grid spans.
-	gridBins = 2048
+	gridBins = 8192
 	// gridMinExp is the finest bin width, 2^-32.
 	gridMinExp = -32
 )
@@ -51,8 +51,8 @@ func (g *Grid) setExp(e int) {
 
 // Add adds one finite value.
 func (g *Grid) Add(x float64) {
-	if !g.live {
-		g.start(x)
+	if g.scale == 0 {
+		g.setExp(gridMinExp)
 	}
 	y := x * g.scale
 	for math.Abs(y) >= 1<<62 {
@@ -60,7 +60,7 @@ func (g *Grid) Add(x float64) {
 		y = x * g.scale
 	}
 	i := int64(math.Floor(y))
-	if i >= g.lo && i <= g.hi {
+	if g.live && i >= g.lo && i <= g.hi {
 		k := i - g.base
 		if g.win[k] == 0 {
 			g.val[k] = x
@@ -73,30 +73,20 @@ func (g *Grid) Add(x float64) {
 	g.addBin(i, 1, x, false)
 }
 
-func (g *Grid) start(x float64) {
-	if g.Exp == 0 && g.scale == 0 {
-		g.setExp(gridMinExp)
-	}
-	g.live = true
-	g.win = make([]int64, 2*gridBins)
-	g.val = make([]float64, 2*gridBins)
-	g.mixed = make([]bool, 2*gridBins)
-	i := int64(math.Floor(x * g.scale))
-	if math.Abs(x*g.scale) >= 1<<62 {
-		i = 0
-	}
-	g.base = i - gridBins
-	g.lo, g.hi = i, i
-}
-
 // addBin adds c values to bin i (at the current Exp), widening bins as
 // needed.
 func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 	if c == 0 {
 		return
 	}
+	if g.scale == 0 {
+		g.setExp(gridMinExp)
+	}
 	if !g.live {
-		g.start(0)
+		g.live = true
+		g.win = make([]int64, 2*gridBins)
+		g.val = make([]float64, 2*gridBins)
+		g.mixed = make([]bool, 2*gridBins)
 		g.base = i - gridBins
 		g.lo, g.hi = i, i
 	}
@@ -121,6 +111,10 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 
 // coarsen doubles the bin width, pairing bins.
 func (g *Grid) coarsen() {
+	if !g.live {
+		g.setExp(g.Exp + 1)
+		return
+	}
 	g.rebuild(g.lo>>1, g.hi>>1, 1)
 	g.setExp(g.Exp + 1)
 }
@@ -204,7 +198,7 @@ func (g *Grid) Merge(o *Grid) {
 	if len(o.Counts) == 0 {
 		return
 	}
-	if !g.live && g.scale == 0 {
+	if g.scale == 0 {
 		g.setExp(gridMinExp)
 	}
 	for g.Exp < o.Exp {
