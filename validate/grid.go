@@ -174,8 +174,8 @@ func (g *Grid) thaw() error {
 	if len(g.Counts) > gridBins || len(g.Values) != len(g.Counts) {
 		return fmt.Errorf("grid: %d counts and %d values, want equal and at most %d", len(g.Counts), len(g.Values), gridBins)
 	}
-	if g.Exp < gridMinExp || g.Exp > 1100 {
-		return fmt.Errorf("grid: bin width 2^%d out of range", g.Exp)
+	if g.Exp < gridMinExp || g.Exp > 1000 || g.Lo <= -(1<<62) || g.Lo+int64(len(g.Counts)) >= 1<<62 {
+		return fmt.Errorf("grid: bin width 2^%d or first bin %d out of range", g.Exp, g.Lo)
 	}
 	mixed := map[int32]bool{}
 	for _, m := range g.Mixed {
