@@ -202,10 +202,10 @@ func TestJSONL(t *testing.T) {
 		t.Errorf("b %v %d, c %v, d %d", b.Type, b.Count, c.Type, d.Count)
 	}
 	for in, want := range map[string]string{
-		"{\"a\": 1}\n[1]\n":       "in.jsonl:2: want a JSON object per line",
+		"{\"a\": 1}\n[1]\n":      "in.jsonl:2: want a JSON object per line",
 		"{\"a\": 1}\n{\"a\": \n": "in.jsonl:2: field \"a\"",
-		"{\"a\": 1, \"a\": 2}\n":  `in.jsonl:1: key "a" twice`,
-		"{\"a\": 1} {}\n":         "in.jsonl:1: text after the object",
+		"{\"a\": 1, \"a\": 2}\n": `in.jsonl:1: key "a" twice`,
+		"{\"a\": 1} {}\n":        "in.jsonl:1: text after the object",
 	} {
 		if _, err := ComputeJSONL(strings.NewReader(in), "in.jsonl", 0); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", in, err, want)

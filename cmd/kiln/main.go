@@ -35,6 +35,7 @@ func verbs() map[string]verb {
 		"eval":       {runEval, "evaluate a saved model on a data set's test split"},
 		"predict":    {runPredict, "classify IDX or PNG images with a saved model"},
 		"data":       {runData, "data pull mnist|fashion-mnist"},
+		"validate":   {runValidate, "validate stats|infer|check|drift|update|report: statistics, schemas, anomalies, drift"},
 		"label":      {runLabel, "label apply|analyze|fit|predict: labeling functions and label models"},
 		"quickstart": {runQuickstart, "pull MNIST, train the MLP for one epoch, evaluate and save it"},
 		"version":    {runVersion, "print the version"},
