@@ -42,8 +42,8 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	}
 	type row struct {
 		Name, Type, Count, Missing, A, B, C, D, E, Distance string
-		Chart                                             template.HTML
-		Flag, DistFlag                                    bool
+		Chart                                               template.HTML
+		Flag, DistFlag                                      bool
 	}
 	var numeric, categorical []row
 	for _, f := range r.Current.Features {

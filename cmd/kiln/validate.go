@@ -507,4 +507,3 @@ func validateReport(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "wrote %s (%d anomalies)\n", *out, len(r.Anomalies))
 	return code
 }
-
