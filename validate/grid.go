@@ -39,8 +39,7 @@ type Grid struct {
 	scale  float64 // 2^-Exp
 	base   int64   // index of win[0]
 	win    []int64
-	val    []float64
-	mixed  []bool
+	val    []float64 // a bin's single value, NaN once mixed
 	lo, hi int64
 }
 
@@ -59,13 +58,16 @@ func (g *Grid) Add(x float64) {
 		g.coarsen()
 		y = x * g.scale
 	}
-	i := int64(math.Floor(y))
+	i := int64(y) // truncates toward zero; |y| < 2^62
+	if float64(i) > y {
+		i-- // floor for negative non-integers
+	}
 	if g.live && i >= g.lo && i <= g.hi {
 		k := i - g.base
 		if g.win[k] == 0 {
 			g.val[k] = x
 		} else if g.val[k] != x {
-			g.mixed[k] = true
+			g.val[k] = math.NaN() // mixed; NaN never equals a value
 		}
 		g.win[k]++
 		return
@@ -86,7 +88,6 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 		g.live = true
 		g.win = make([]int64, 2*gridBins)
 		g.val = make([]float64, 2*gridBins)
-		g.mixed = make([]bool, 2*gridBins)
 		g.base = i - gridBins
 		g.lo, g.hi = i, i
 	}
@@ -100,11 +101,14 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 		g.rebuild(lo, hi, 0)
 	}
 	g.lo, g.hi = lo, hi
+	if mixed {
+		v = math.NaN()
+	}
 	k := i - g.base
 	if g.win[k] == 0 {
-		g.val[k], g.mixed[k] = v, mixed
-	} else if mixed || g.mixed[k] || g.val[k] != v {
-		g.mixed[k] = true
+		g.val[k] = v
+	} else if g.val[k] != v {
+		g.val[k] = math.NaN()
 	}
 	g.win[k] += c
 }
@@ -124,7 +128,6 @@ func (g *Grid) coarsen() {
 func (g *Grid) rebuild(lo, hi int64, shift uint) {
 	win := make([]int64, 2*gridBins)
 	val := make([]float64, 2*gridBins)
-	mix := make([]bool, 2*gridBins)
 	base := lo - (int64(len(win))-(hi-lo+1))/2
 	for j := g.lo; j <= g.hi; j++ {
 		c := g.win[j-g.base]
@@ -132,15 +135,15 @@ func (g *Grid) rebuild(lo, hi int64, shift uint) {
 			continue
 		}
 		k := j>>shift - base
-		v, m := g.val[j-g.base], g.mixed[j-g.base]
+		v := g.val[j-g.base]
 		if win[k] == 0 {
-			val[k], mix[k] = v, m
-		} else if m || mix[k] || val[k] != v {
-			mix[k] = true
+			val[k] = v
+		} else if val[k] != v {
+			val[k] = math.NaN()
 		}
 		win[k] += c
 	}
-	g.win, g.val, g.mixed, g.base, g.lo, g.hi = win, val, mix, base, lo, hi
+	g.win, g.val, g.base, g.lo, g.hi = win, val, base, lo, hi
 }
 
 // flush writes the working window into the exported fields.
@@ -158,7 +161,7 @@ func (g *Grid) flush() {
 		if g.Counts[k] == 0 {
 			continue
 		}
-		if g.mixed[off+k] {
+		if v := g.val[off+k]; v != v {
 			g.Mixed = append(g.Mixed, int32(k))
 		} else {
 			g.Values[k] = g.val[off+k]

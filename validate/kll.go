@@ -12,6 +12,11 @@ import (
 // 2016, §4; the constant is Apache DataSketches' for k = 200).
 const kllK = 200
 
+// kllMinCap is the smallest capacity of a level (DataSketches uses 8):
+// larger low levels compact less often, which costs memory (at most
+// kllMinCap items a level) and only improves accuracy.
+const kllMinCap = 64
+
 // KLL is the KLL quantile sketch (Karnin, Lang, Liberty, "Optimal Quantile
 // Approximation in Streams", FOCS 2016). Level h holds items of weight
 // 2^h; when the sketch is full the lowest full level is sorted and every
@@ -28,28 +33,193 @@ type KLL struct {
 	// State is the compactor's coin-flip generator (xorshift64).
 	State uint64 `json:"state,omitempty"`
 
-	size   int
-	budget int
+	size    int
+	budget  int
+	scratch []float64
+	merged  []float64
+	keys    []uint64
 }
 
-// capAt is the capacity of level h of H: k·(2/3)^(H-1-h), at least 2.
+// radixSort sorts a (no NaNs) in place by an LSD radix sort on the
+// floats' order-preserving bit patterns, one byte a pass, skipping the
+// passes where every key has the same byte (the sign, exponent and top
+// mantissa bytes of one feature's values usually agree). It costs a few
+// branch-free operations per value and pass where a comparison sort
+// mispredicts a branch per comparison on random data. keys is scratch
+// space, returned for reuse.
+func radixSort(a []float64, keys []uint64) []uint64 {
+	n := len(a)
+	if n < 48 {
+		sortFloats(a)
+		return keys
+	}
+	if cap(keys) < 2*n {
+		keys = make([]uint64, 2*n)
+	}
+	src, dst := keys[:n], keys[n:2*n]
+	for i, x := range a {
+		b := math.Float64bits(x)
+		if b>>63 == 1 {
+			b = ^b
+		} else {
+			b |= 1 << 63
+		}
+		src[i] = b
+	}
+	// One counting pass for all eight digits, then a scatter pass for
+	// each digit on which the keys differ.
+	var count [8][256]int
+	for _, k := range src {
+		count[0][byte(k)]++
+		count[1][byte(k>>8)]++
+		count[2][byte(k>>16)]++
+		count[3][byte(k>>24)]++
+		count[4][byte(k>>32)]++
+		count[5][byte(k>>40)]++
+		count[6][byte(k>>48)]++
+		count[7][byte(k>>56)]++
+	}
+	for p := 0; p < 8; p++ {
+		shift := uint(8 * p)
+		c := &count[p]
+		if c[byte(src[0]>>shift)] == n {
+			continue
+		}
+		pos := 0
+		for d := range c {
+			x := c[d]
+			c[d] = pos
+			pos += x
+		}
+		for _, k := range src {
+			d := byte(k >> shift)
+			dst[c[d]] = k
+			c[d]++
+		}
+		src, dst = dst, src
+	}
+	for i, b := range src {
+		if b>>63 == 1 {
+			b &^= 1 << 63
+		} else {
+			b = ^b
+		}
+		a[i] = math.Float64frombits(b)
+	}
+	return keys
+}
+
+// mergeSorted merges sorted b into sorted a, reusing a buffer.
+func (s *KLL) mergeSorted(a, b []float64) []float64 {
+	out := s.merged[:0]
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if b[j] < a[i] {
+			out = append(out, b[j])
+			j++
+		} else {
+			out = append(out, a[i])
+			i++
+		}
+	}
+	out = append(append(out, a[i:]...), b[j:]...)
+	s.merged = a[:0] // a's array becomes the next buffer
+	return out
+}
+
+// sortFloats sorts a (no NaNs) in place: quicksort with a median-of-three
+// pivot and insertion sort for short runs, cheaper than slices.Sort's
+// NaN-aware comparisons on this hot path.
+func sortFloats(a []float64) {
+	for len(a) > 16 {
+		m := len(a) / 2
+		if a[m] < a[0] {
+			a[0], a[m] = a[m], a[0]
+		}
+		if a[len(a)-1] < a[0] {
+			a[0], a[len(a)-1] = a[len(a)-1], a[0]
+		}
+		if a[len(a)-1] < a[m] {
+			a[m], a[len(a)-1] = a[len(a)-1], a[m]
+		}
+		p := a[m]
+		i, j := 0, len(a)-1
+		for i <= j {
+			for a[i] < p {
+				i++
+			}
+			for p < a[j] {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		if j+1 < len(a)-i {
+			sortFloats(a[:j+1])
+			a = a[i:]
+		} else {
+			sortFloats(a[i:])
+			a = a[:j+1]
+		}
+	}
+	for i := 1; i < len(a); i++ {
+		x := a[i]
+		j := i
+		for j > 0 && x < a[j-1] {
+			a[j] = a[j-1]
+			j--
+		}
+		a[j] = x
+	}
+}
+
+// kllDepthCap[d] is the capacity of a level d below the top:
+// k·(2/3)^d, at least 2; kllBudget[H] is the total capacity of H levels.
+var kllDepthCap, kllBudget = func() (caps, budget [65]int) {
+	for d := range caps {
+		caps[d] = max(int(math.Ceil(kllK*math.Pow(2.0/3.0, float64(d)))), kllMinCap)
+		if d > 0 {
+			budget[d] = budget[d-1] + caps[d-1]
+		}
+	}
+	return
+}()
+
+// kllLevel0Cap is the smallest capacity of level 0, where values arrive
+// unsorted: a long level 0 is sorted in few radix passes per value.
+const kllLevel0Cap = 1024
+
+// kllCap is the capacity of level h of height levels.
 func kllCap(h, height int) int {
-	c := int(math.Ceil(kllK * math.Pow(2.0/3.0, float64(height-1-h))))
-	return max(c, 2)
+	if h == 0 {
+		return max(kllDepthCap[height-1], kllLevel0Cap)
+	}
+	return kllDepthCap[height-1-h]
+}
+
+// kllTotal is the capacity of a sketch of height levels.
+func kllTotal(height int) int {
+	if height == 0 {
+		return 0
+	}
+	return kllBudget[height] - kllDepthCap[height-1] + kllCap(0, height)
 }
 
 func (s *KLL) recount() {
-	s.size, s.budget = 0, 0
+	s.size = 0
 	for h := range s.Levels {
 		s.size += len(s.Levels[h])
-		s.budget += kllCap(h, len(s.Levels))
 	}
+	s.budget = kllTotal(len(s.Levels))
 }
 
 // Add adds one value (callers filter NaN).
 func (s *KLL) Add(x float64) {
 	if s.Levels == nil {
-		s.Levels = [][]float64{make([]float64, 0, kllK)}
+		s.Levels = [][]float64{make([]float64, 0, kllLevel0Cap)}
 		s.recount()
 	}
 	s.Levels[0] = append(s.Levels[0], x)
@@ -86,18 +256,28 @@ func (s *KLL) compress() {
 			s.Levels = append(s.Levels, nil)
 		}
 		lv := s.Levels[h]
-		slices.Sort(lv)
-		keep := []float64(nil)
-		if len(lv)%2 == 1 {
-			keep = append(keep, lv[len(lv)-1])
+		if h == 0 {
+			s.keys = radixSort(lv, s.keys) // levels above 0 are kept sorted
+		}
+		odd := len(lv)%2 == 1
+		var keep float64
+		if odd {
+			keep = lv[len(lv)-1]
 			lv = lv[:len(lv)-1]
 		}
 		off := s.coin()
+		run := s.scratch[:0]
 		for i := off; i < len(lv); i += 2 {
-			s.Levels[h+1] = append(s.Levels[h+1], lv[i])
+			run = append(run, lv[i])
 		}
-		s.Levels[h] = append(s.Levels[h][:0], keep...)
-		s.recount()
+		s.scratch = run
+		s.Levels[h+1] = s.mergeSorted(s.Levels[h+1], run)
+		s.size -= len(lv) - len(lv)/2
+		s.Levels[h] = s.Levels[h][:0]
+		if odd {
+			s.Levels[h] = append(s.Levels[h], keep)
+		}
+		s.budget = kllTotal(len(s.Levels))
 	}
 }
 
@@ -110,7 +290,11 @@ func (s *KLL) Merge(o *KLL) {
 		s.Levels = append(s.Levels, nil)
 	}
 	for h, lv := range o.Levels {
-		s.Levels[h] = append(s.Levels[h], lv...)
+		if h == 0 {
+			s.Levels[0] = append(s.Levels[0], lv...)
+		} else {
+			s.Levels[h] = s.mergeSorted(s.Levels[h], lv)
+		}
 	}
 	s.N += o.N
 	s.State ^= o.State
@@ -121,11 +305,22 @@ func (s *KLL) Merge(o *KLL) {
 // check verifies that the sketch's weights sum to N (for decoded sketches).
 func (s *KLL) check() error {
 	var w int64
+	if len(s.Levels) > 63 {
+		return fmt.Errorf("kll: %d levels", len(s.Levels))
+	}
 	for h, lv := range s.Levels {
-		if h > 62 {
-			return fmt.Errorf("kll: %d levels", len(s.Levels))
+		for _, v := range lv {
+			if v != v {
+				return fmt.Errorf("kll: NaN item")
+			}
+		}
+		if h > 0 {
+			slices.Sort(lv)
 		}
 		w += int64(len(lv)) << h
+		if w < 0 {
+			return fmt.Errorf("kll: weights overflow")
+		}
 	}
 	if w != s.N {
 		return fmt.Errorf("kll: weights sum to %d, want n = %d", w, s.N)

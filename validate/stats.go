@@ -163,6 +163,11 @@ func DecodeStats(r io.Reader, name string) (*Stats, error) {
 		if len(f.HLL.Registers) != 0 && len(f.HLL.Registers) != 1<<hllPrecision {
 			return nil, fmt.Errorf("read statistics %s: feature %q: %d HyperLogLog registers", name, f.Name, len(f.HLL.Registers))
 		}
+		if m := &f.Numeric.Moments; m.N < 0 || m.N > f.Count {
+			return nil, fmt.Errorf("read statistics %s: feature %q: %d numeric values of %d", name, f.Name, m.N, f.Count)
+		} else {
+			m.folded = m.N // decoded moments are already folded
+		}
 		if err := f.Numeric.Sketch.check(); err != nil {
 			return nil, fmt.Errorf("read statistics %s: feature %q: %w", name, f.Name, err)
 		}

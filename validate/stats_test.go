@@ -255,7 +255,7 @@ func TestKLLMerge(t *testing.T) {
 				t.Errorf("q %.2f: value %v has rank %.4f", q, v, r)
 			}
 		}
-		if n := s.size; n > 3*kllK {
+		if n := s.size; n > kllTotal(len(s.Levels)) {
 			t.Errorf("sketch holds %d items", n)
 		}
 	}
@@ -349,3 +349,32 @@ func TestGridDeterministic(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// TestRadixSort compares the KLL's sorts with the standard library's on
+// values of mixed signs, zeros, infinities and repeats.
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 5, 47, 48, 300, 5000} {
+		a := make([]float64, n)
+		for i := range a {
+			switch rng.IntN(6) {
+			case 0:
+				a[i] = 0
+			case 1:
+				a[i] = math.Copysign(0, -1)
+			case 2:
+				a[i] = math.Inf(1 - 2*rng.IntN(2))
+			default:
+				a[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(20)-10))
+			}
+		}
+		b := slices.Clone(a)
+		c := slices.Clone(a)
+		radixSort(a, nil)
+		sortFloats(c)
+		sort.Float64s(b)
+		if !slices.Equal(a, b) || !slices.Equal(c, b) {
+			t.Errorf("n %d: sorts differ", n)
+		}
+	}
+}
