@@ -10,7 +10,8 @@ DATA    ?= $(abspath ../shared/data)
 export KILN_TEST_DATA ?= $(DATA)
 
 .PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
-	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit
+	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit \
+	bench-validate_vs_pandas
 
 all: build
 
@@ -29,7 +30,7 @@ fmt-check:
 test: fmt-check vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
 	$(GO) test -count=1 ./tensor/... ./autograd/... ./nn/...
-	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/...
+	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/... ./validate/...
 
 race:
 	$(GO) test -race -tags '$(TAGS)' ./...
@@ -44,6 +45,11 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseSpec -fuzztime 30s ./label/
 	$(GO) test -run XXX -fuzz FuzzParseJSONRecord -fuzztime 30s ./label/
 	$(GO) test -run XXX -fuzz FuzzParseWrench -fuzztime 30s ./label/
+	$(GO) test -run XXX -fuzz FuzzCSVScanner -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzCSVSplit -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzJSONL -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzDecodeStats -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzDecodeSchema -fuzztime 30s ./validate/
 
 quickstart: build
 	$(BIN) quickstart
@@ -71,3 +77,6 @@ bench-spam:
 
 bench-label_fit:
 	bash bench/label_fit/run.sh
+
+bench-validate_vs_pandas:
+	bash bench/validate_vs_pandas/run.sh

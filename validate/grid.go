@@ -10,6 +10,8 @@ const (
 	gridBins = 8192
 	// gridMinExp is the finest bin width, 2^-32.
 	gridMinExp = -32
+	// gridWindow0 is the first size of a grid's working window.
+	gridWindow0 = 256
 )
 
 // Grid is a mergeable fine histogram: bin k holds the values in
@@ -86,9 +88,9 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 	}
 	if !g.live {
 		g.live = true
-		g.win = make([]int64, 2*gridBins)
-		g.val = make([]float64, 2*gridBins)
-		g.base = i - gridBins
+		g.win = make([]int64, gridWindow0)
+		g.val = make([]float64, gridWindow0)
+		g.base = i - gridWindow0/2
 		g.lo, g.hi = i, i
 	}
 	lo, hi := min(g.lo, i), max(g.hi, i)
@@ -126,9 +128,15 @@ func (g *Grid) coarsen() {
 // rebuild re-centres the window on [lo, hi] (indices after shifting the
 // old ones right by shift).
 func (g *Grid) rebuild(lo, hi int64, shift uint) {
-	win := make([]int64, 2*gridBins)
-	val := make([]float64, 2*gridBins)
-	base := lo - (int64(len(win))-(hi-lo+1))/2
+	// The window grows with the span it must hold (twice it, so that it
+	// is re-centred rarely), up to twice gridBins.
+	size := int64(len(g.win))
+	for size < 2*(hi-lo+1) && size < 2*gridBins {
+		size *= 2
+	}
+	win := make([]int64, size)
+	val := make([]float64, size)
+	base := lo - (size-(hi-lo+1))/2
 	for j := g.lo; j <= g.hi; j++ {
 		c := g.win[j-g.base]
 		if c == 0 {

@@ -6,7 +6,9 @@ type Summary struct {
 	Sources    []string         `json:"sources"`
 	Rows       int64            `json:"rows"`
 	RaggedRows int64            `json:"ragged_rows"`
-	Features   []FeatureSummary `json:"features"`
+	// Seconds is the time the statistics took, when the caller timed them.
+	Seconds  float64          `json:"seconds,omitempty"`
+	Features []FeatureSummary `json:"features"`
 }
 
 // FeatureSummary is one feature's summary.

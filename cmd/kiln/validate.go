@@ -162,17 +162,21 @@ func validateStats(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr(stderr, "validate stats: %v", err)
 	}
+	start := time.Now()
 	st, err := loadData(files, o, stderr)
 	if err != nil {
 		return fail(stderr, "validate stats: %v", err)
 	}
+	took := time.Since(start).Seconds()
 	if *out != "" {
 		if err := st.Save(*out); err != nil {
 			return fail(stderr, "validate stats: %v", err)
 		}
 	}
 	if *rf.asJSON {
-		return writeJSON(stdout, st.Summary())
+		sum := st.Summary()
+		sum.Seconds = took
+		return writeJSON(stdout, sum)
 	}
 	printStats(stdout, st)
 	return exitOK
