@@ -3,9 +3,9 @@ package validate
 // Summary is the statistics without their sketches: what a person or a
 // script reads (kiln validate stats --json), not what merges.
 type Summary struct {
-	Sources    []string         `json:"sources"`
-	Rows       int64            `json:"rows"`
-	RaggedRows int64            `json:"ragged_rows"`
+	Sources    []string `json:"sources"`
+	Rows       int64    `json:"rows"`
+	RaggedRows int64    `json:"ragged_rows"`
 	// Seconds is the time the statistics took, when the caller timed them.
 	Seconds  float64          `json:"seconds,omitempty"`
 	Features []FeatureSummary `json:"features"`
