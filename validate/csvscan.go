@@ -2,9 +2,13 @@ package validate
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 )
 
 // CSVOptions say how CSV files are read. The zero value reads RFC 4180
@@ -12,9 +16,9 @@ import (
 // missing.
 type CSVOptions struct {
 	// Comma separates fields (default ',').
-	Comma byte `yaml:"comma,omitempty" json:"comma,omitempty"`
+	Comma Char `yaml:"comma,omitempty" json:"comma,omitempty"`
 	// Comment, when not 0, starts a line that is skipped.
-	Comment byte `yaml:"comment,omitempty" json:"comment,omitempty"`
+	Comment Char `yaml:"comment,omitempty" json:"comment,omitempty"`
 	// TrimLeadingSpace drops spaces and tabs at the start of each field
 	// (for "a, b" files such as UCI Adult).
 	TrimLeadingSpace bool `yaml:"trim_leading_space,omitempty" json:"trim_leading_space,omitempty"`
@@ -30,11 +34,43 @@ type CSVOptions struct {
 
 const defaultMaxRecord = 16 << 20
 
+// Char is one ASCII character, written in YAML and JSON as a
+// one-character string ("|", not 124).
+type Char byte
+
+// MarshalYAML writes the character as a string.
+func (c Char) MarshalYAML() (any, error) { return string(rune(c)), nil }
+
+// UnmarshalYAML reads a one-character ASCII string.
+func (c *Char) UnmarshalYAML(n *yaml.Node) error {
+	if len(n.Value) != 1 || n.Value[0] >= utf8.RuneSelf {
+		return fmt.Errorf("line %d: want one ASCII character, got %q", n.Line, n.Value)
+	}
+	*c = Char(n.Value[0])
+	return nil
+}
+
+// MarshalJSON writes the character as a string.
+func (c Char) MarshalJSON() ([]byte, error) { return json.Marshal(string(rune(c))) }
+
+// UnmarshalJSON reads a one-character ASCII string.
+func (c *Char) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if len(s) != 1 || s[0] >= utf8.RuneSelf {
+		return fmt.Errorf("want one ASCII character, got %q", s)
+	}
+	*c = Char(s[0])
+	return nil
+}
+
 func (o *CSVOptions) comma() byte {
 	if o.Comma == 0 {
 		return ','
 	}
-	return o.Comma
+	return byte(o.Comma)
 }
 
 func (o *CSVOptions) maxRecord() int {
@@ -93,7 +129,7 @@ type csvScanner struct {
 
 func newCSVScanner(r io.Reader, name string, o *CSVOptions, firstLine int64) *csvScanner {
 	return &csvScanner{
-		r: r, name: name, comma: o.comma(), comment: o.Comment, trim: o.TrimLeadingSpace,
+		r: r, name: name, comma: o.comma(), comment: byte(o.Comment), trim: o.TrimLeadingSpace,
 		max: o.maxRecord(), buf: make([]byte, 1<<20), line: firstLine,
 	}
 }

@@ -81,14 +81,14 @@ func (r *readFlags) options(fs *flag.FlagSet, schema *validate.Schema) (validate
 		if len(*r.comment) != 1 {
 			return o, fmt.Errorf("--comment %q: want one character", *r.comment)
 		}
-		o.CSV.Comment = (*r.comment)[0]
+		o.CSV.Comment = validate.Char((*r.comment)[0])
 	}
 	if *r.sep != "" {
 		s := strings.ReplaceAll(*r.sep, `\t`, "\t")
 		if len(s) != 1 {
 			return o, fmt.Errorf("--sep %q: want one character", *r.sep)
 		}
-		o.CSV.Comma = s[0]
+		o.CSV.Comma = validate.Char(s[0])
 	}
 	if *r.nulls != "" {
 		o.CSV.Nulls = splitList(*r.nulls)
