@@ -120,7 +120,6 @@ func (f *FeatureStats) addField(b []byte, r *valueRules) {
 	if r.isNull(b) {
 		return
 	}
-	f.HLL.AddHash(hashBytes(b))
 	if c := b[0]; (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'n' || c == 'N' || c == 'i' || c == 'I' {
 		if v, isInt, ok := parseNumber(b); ok {
 			f.addNumber(v, isInt)
@@ -130,8 +129,9 @@ func (f *FeatureStats) addField(b []byte, r *valueRules) {
 	f.addString(b)
 }
 
-// addNumber adds a numeric value (its hash already in the HLL).
+// addNumber adds a numeric value.
 func (f *FeatureStats) addNumber(v float64, isInt bool) {
+	f.HLL.AddHash(hashFloat(v))
 	f.Count++
 	f.Numbers++
 	if isInt {
@@ -157,8 +157,9 @@ func (f *FeatureStats) addNumber(v float64, isInt bool) {
 	n.Grid.Add(v)
 }
 
-// addString adds a non-numeric value (its hash already in the HLL).
+// addString adds a non-numeric value.
 func (f *FeatureStats) addString(b []byte) {
+	f.HLL.AddHash(hashBytes(b))
 	f.Count++
 	f.Strings++
 	if isBool(b) {
@@ -189,22 +190,17 @@ func (f *FeatureStats) addTyped(v any, scratch []byte) []byte {
 	case nil:
 	case bool:
 		scratch = strconv.AppendBool(scratch[:0], x)
-		f.HLL.AddHash(hashBytes(scratch))
 		f.addString(scratch)
 	case float64:
 		scratch = strconv.AppendFloat(scratch[:0], x, 'g', -1, 64)
-		f.HLL.AddHash(hashBytes(scratch))
 		f.addNumber(x, false)
 	case int64:
 		scratch = strconv.AppendInt(scratch[:0], x, 10)
-		f.HLL.AddHash(hashBytes(scratch))
 		f.addNumber(float64(x), true)
 	case []byte:
-		f.HLL.AddHash(hashBytes(x))
 		f.addString(x)
 	case string:
 		scratch = append(scratch[:0], x...)
-		f.HLL.AddHash(hashBytes(scratch))
 		f.addString(scratch)
 	}
 	return scratch
@@ -263,15 +259,28 @@ func (f *FeatureStats) finish(rows int64) {
 		s.AvgLength = float64(s.TotalLength) / float64(f.Strings)
 	}
 	s.Top = s.Values.Top(topValues)
-	f.DistinctExact = f.Numbers == 0 && !s.Values.Approximate
-	if f.DistinctExact {
-		f.Distinct = int64(len(s.Values.Counts))
-	} else {
-		f.Distinct = int64(math.Round(f.HLL.Estimate()))
-	}
 	n := f.Numeric
 	n.Std = n.Moments.Std()
 	n.Grid.flush()
+	// Distinct values: exact while the string counts are exact and no
+	// grid bin holds two numbers (each value then has its own entry), else
+	// HyperLogLog's estimate (numbers hashed by value, strings by bytes).
+	f.DistinctExact = !s.Values.Approximate && len(n.Grid.Mixed) == 0
+	if f.DistinctExact {
+		f.Distinct = int64(len(s.Values.Counts))
+		for _, c := range n.Grid.Counts {
+			if c > 0 {
+				f.Distinct++
+			}
+		}
+		for _, c := range []int64{n.NaN, n.PosInf, n.NegInf} {
+			if c > 0 {
+				f.Distinct++
+			}
+		}
+	} else {
+		f.Distinct = int64(math.Round(f.HLL.Estimate()))
+	}
 	n.Quantiles, n.Histogram, n.QuantileHistogram = nil, nil, nil
 	if n.Moments.N > 0 {
 		qs := make([]float64, histogramBuckets+1)

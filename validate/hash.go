@@ -2,6 +2,7 @@ package validate
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 )
 
@@ -32,4 +33,14 @@ func hashBytes(b []byte) uint64 {
 	}
 	h = hashMix(h^t^hashK1, hashK0^uint64(len(b)))
 	return hashMix(h^hashK2, hashK1)
+}
+
+// hashFloat hashes a number by its value (+0 and -0 alike, every NaN
+// alike).
+func hashFloat(v float64) uint64 {
+	b := math.Float64bits(v + 0) // -0 + 0 = +0
+	if v != v {
+		b = 0x7ff8000000000001
+	}
+	return hashMix(hashMix(b^hashK0, hashK1)^hashK2, hashK0)
 }

@@ -94,11 +94,7 @@ func addJSONObject(s *Stats, b []byte, rules *valueRules, seen map[string]bool) 
 				return fmt.Errorf("field %q: %w", key, err)
 			}
 			f.addField([]byte(str), rules)
-		case 't', 'f':
-			f.HLL.AddHash(hashBytes(raw))
-			f.addString(raw)
-		case '{', '[':
-			f.HLL.AddHash(hashBytes(raw))
+		case 't', 'f', '{', '[':
 			f.addString(raw)
 		default:
 			f.addField(raw, rules)
