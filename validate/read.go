@@ -134,6 +134,7 @@ func readHeader(sc *csvScanner, o *CSVOptions) ([]string, error) {
 	for i, f := range fields {
 		names[i] = string(f)
 	}
+	names[0] = strings.TrimPrefix(names[0], "\ufeff") // a UTF-8 byte-order mark
 	return checkColumns(names, sc.name, line)
 }
 

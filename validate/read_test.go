@@ -44,6 +44,12 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("kinds %v", got)
 		}
 	})
+	t.Run("byte-order mark", func(t *testing.T) {
+		s, err := computeString(t, "\ufeffa,b\n1,2\n", o)
+		if err != nil || s.Features[0].Name != "a" {
+			t.Fatalf("%v %q", err, s.Features[0].Name)
+		}
+	})
 	t.Run("ragged rows", func(t *testing.T) {
 		s, err := computeString(t, "a,b\n1,2\n3\n4,5,6\n7,8\n", o)
 		if err != nil {

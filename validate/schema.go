@@ -115,6 +115,15 @@ func (f *FeatureSchema) InEnv(env string) bool {
 	return len(f.InEnvironment) == 0 || slices.Contains(f.InEnvironment, env)
 }
 
+// CheckEnv returns an error when env is not one of the schema's
+// environments ("" and schemas without environments accept any).
+func (s *Schema) CheckEnv(env string) error {
+	if env == "" || len(s.Environments) == 0 || slices.Contains(s.Environments, env) {
+		return nil
+	}
+	return fmt.Errorf("environment %q is not in the schema's environments %v", env, s.Environments)
+}
+
 // Validate checks the schema's own consistency.
 func (s *Schema) Validate() error {
 	seen := map[string]bool{}

@@ -312,6 +312,9 @@ func validateCheck(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "validate check: %v", err)
 	}
+	if err := s.CheckEnv(*env); err != nil {
+		return usageErr(stderr, "validate check: --env: %v", err)
+	}
 	o, err := rf.options(fs, s)
 	if err != nil {
 		return usageErr(stderr, "validate check: %v", err)
@@ -417,6 +420,9 @@ func validateUpdate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "validate update: %v", err)
 	}
+	if err := s.CheckEnv(*env); err != nil {
+		return usageErr(stderr, "validate update: --env: %v", err)
+	}
 	o, err := rf.options(fs, s)
 	if err != nil {
 		return usageErr(stderr, "validate update: %v", err)
@@ -470,6 +476,11 @@ func validateReport(args []string, stdout, stderr io.Writer) int {
 	s, err := loadSchema(*schemaPath)
 	if err != nil {
 		return fail(stderr, "validate report: %v", err)
+	}
+	if s != nil {
+		if err := s.CheckEnv(*env); err != nil {
+			return usageErr(stderr, "validate report: --env: %v", err)
+		}
 	}
 	o, err := rf.options(fs, s)
 	if err != nil {

@@ -66,6 +66,9 @@ func TestValidateTaxiPipeline(t *testing.T) {
 	if _, _, code := runValidateT(t, "check", noTips, "--schema", schema, "--env", "TRAINING"); code != exitFound {
 		t.Errorf("serving check in TRAINING: exit %d, want %d", code, exitFound)
 	}
+	if _, errs, code := runValidateT(t, "check", noTips, "--schema", schema, "--env", "STAGING"); code != exitUsage || !strings.Contains(errs, "STAGING") {
+		t.Errorf("unknown environment: exit %d %s", code, errs)
+	}
 	// Drift from saved statistics equals drift from the raw files.
 	sa, sb := filepath.Join(tmp, "a.json"), filepath.Join(tmp, "b.json")
 	if _, errs, code := runValidateT(t, "stats", data, "--out", sa); code != exitOK {
