@@ -47,21 +47,37 @@ func FormatOf(path string) string {
 }
 
 // ComputeFiles returns the statistics of the files taken together, in one
-// streaming pass over each.
+// streaming pass over each. Several files are read at once, up to
+// o.Workers (each large CSV file then split among its share of the
+// workers), and their statistics merged in the order given.
 func ComputeFiles(paths []string, o Options) (*Stats, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("statistics: no data files")
 	}
-	var total *Stats
-	for _, p := range paths {
-		s, err := ComputeFile(p, o)
+	w := o.workers()
+	per := o
+	per.Workers = max(1, w/len(paths))
+	parts := make([]*Stats, len(paths))
+	errs := make([]error, len(paths))
+	sem := make(chan struct{}, max(1, min(w, len(paths))))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			parts[i], errs[i] = ComputeFile(p, per)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		if total == nil {
-			total = s
-			continue
-		}
+	}
+	total := parts[0]
+	for _, s := range parts[1:] {
 		if err := total.Merge(s); err != nil {
 			return nil, err
 		}

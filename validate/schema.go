@@ -199,12 +199,14 @@ func (s *Schema) Encode() ([]byte, error) {
 }
 
 // Save writes the schema to path atomically.
-func (s *Schema) Save(path string) error {
+func (s *Schema) Save(path string) error { return s.save(vfs.OS, path) }
+
+func (s *Schema) save(fs vfs.FS, path string) error {
 	b, err := s.Encode()
 	if err != nil {
 		return fmt.Errorf("save schema %s: %w", path, err)
 	}
-	if err := vfs.WriteFileAtomic(vfs.OS, path, b); err != nil {
+	if err := vfs.WriteFileAtomic(fs, path, b); err != nil {
 		return fmt.Errorf("save schema %s: %w", path, err)
 	}
 	return nil

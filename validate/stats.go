@@ -119,12 +119,14 @@ func (s *Stats) Encode(w io.Writer) error {
 }
 
 // Save writes s to path atomically.
-func (s *Stats) Save(path string) error {
+func (s *Stats) Save(path string) error { return s.save(vfs.OS, path) }
+
+func (s *Stats) save(fs vfs.FS, path string) error {
 	var b bytes.Buffer
 	if err := s.Encode(&b); err != nil {
 		return fmt.Errorf("save statistics %s: %w", path, err)
 	}
-	if err := vfs.WriteFileAtomic(vfs.OS, path, b.Bytes()); err != nil {
+	if err := vfs.WriteFileAtomic(fs, path, b.Bytes()); err != nil {
 		return fmt.Errorf("save statistics %s: %w", path, err)
 	}
 	return nil

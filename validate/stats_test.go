@@ -3,6 +3,7 @@ package validate
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -14,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kiln-ml/kiln/internal/vfs"
+	"github.com/kiln-ml/kiln/internal/vfs/errorfs"
 )
 
 // sameStats fails unless a and b agree: exactly on counts, extremes,
@@ -376,5 +380,105 @@ func TestRadixSort(t *testing.T) {
 		if !slices.Equal(a, b) || !slices.Equal(c, b) {
 			t.Errorf("n %d: sorts differ", n)
 		}
+	}
+}
+
+// TestSaveFailsHalfWay makes every filesystem operation of saving
+// statistics and a schema fail in turn: the old file stays whole (or, past
+// the rename, the new one) and no temporary file is left.
+func TestSaveFailsHalfWay(t *testing.T) {
+	st, err := ComputeCSV(strings.NewReader("a,b\n1,x\n2,y\n"), "s.csv", CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := Infer(st, InferOptions{})
+	for _, c := range []struct {
+		name  string
+		save  func(fs vfs.FS, path string) error
+		check func([]byte) error
+	}{
+		{"stats.json", st.save, func(b []byte) error { _, err := DecodeStats(bytes.NewReader(b), "x"); return err }},
+		{"schema.yaml", schema.save, func(b []byte) error { _, err := DecodeSchema(b, "x"); return err }},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, c.name)
+		if err := c.save(vfs.OS, path); err != nil {
+			t.Fatal(err)
+		}
+		old, _ := os.ReadFile(path)
+		for fail := 0; ; fail++ {
+			err := c.save(errorfs.New(fail), path)
+			if err == nil {
+				if fail == 0 {
+					t.Fatal("no operation counted")
+				}
+				break
+			}
+			if !errors.Is(err, errorfs.ErrInjected) {
+				t.Fatalf("%s fail at %d: %v", c.name, fail, err)
+			}
+			got, _ := os.ReadFile(path)
+			if c.check(got) != nil || (!bytes.Equal(got, old) && !strings.Contains(err.Error(), "sync")) {
+				t.Fatalf("%s fail at %d (%v): torn or changed", c.name, fail, err)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Fatalf("%s fail at %d: %d files left", c.name, fail, len(entries))
+			}
+		}
+	}
+}
+
+// TestSkewThresholds checks that skew uses the schema's skew threshold
+// and falls back to the drift threshold.
+func TestSkewThresholds(t *testing.T) {
+	a, _ := ComputeCSV(strings.NewReader("c\nx\nx\ny\n"), "a.csv", CSVOptions{})
+	b, _ := ComputeCSV(strings.NewReader("c\nx\ny\ny\n"), "b.csv", CSVOptions{})
+	s := &Schema{Version: 1, Features: []FeatureSchema{{Name: "c", Type: TypeString, Drift: &Threshold{LInfinity: ptr(0.5)}}}}
+	d := Compare(a, b, s, CompareOptions{Skew: true})
+	if len(d) != 1 || math.Abs(d[0].Value-1.0/3) > 1e-12 || d[0].Threshold != 0.5 || d[0].Exceeds {
+		t.Fatalf("fallback to drift: %+v", d)
+	}
+	s.Features[0].Skew = &Threshold{LInfinity: ptr(0.2)}
+	d = Compare(a, b, s, CompareOptions{Skew: true})
+	if !d[0].Exceeds || d[0].Threshold != 0.2 {
+		t.Fatalf("skew threshold: %+v", d)
+	}
+	if got := Kinds(DistanceAnomalies(d, true)); !slices.Equal(got, []AnomalyKind{SkewTooHigh}) {
+		t.Errorf("kinds %v", got)
+	}
+	if d := Compare(a, b, s, CompareOptions{}); d[0].Exceeds {
+		t.Errorf("drift used the skew threshold: %+v", d)
+	}
+}
+
+// TestComputeFilesParallel checks that files read at once merge to the
+// statistics of one file holding them all.
+func TestComputeFilesParallel(t *testing.T) {
+	data := quotedCSV(3000, 11)
+	whole, err := ComputeCSV(bytes.NewReader(data), "q.csv", CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for i := 0; i < 4; i++ {
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		w.Write(recs[0])
+		w.WriteAll(recs[1+i*750 : 1+(i+1)*750])
+		p := filepath.Join(t.TempDir(), fmt.Sprintf("p%d.csv", i))
+		os.WriteFile(p, b.Bytes(), 0o644)
+		paths = append(paths, p)
+	}
+	merged, err := ComputeFiles(paths, Options{Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameStats(t, "files in parallel", whole, merged)
+	if !slices.Equal(merged.Sources, paths) {
+		t.Errorf("sources %v", merged.Sources)
 	}
 }

@@ -109,19 +109,28 @@ func splitList(s string) []string {
 	return out
 }
 
-// loadData returns the statistics of the given data or statistics files,
-// merged into one data set.
+// loadData returns the statistics of the given data files (read in
+// parallel) and statistics files, merged into one data set.
 func loadData(paths []string, o validate.Options, stderr io.Writer) (*validate.Stats, error) {
 	start := time.Now()
-	var total *validate.Stats
+	var statsFiles, dataFiles []string
 	for _, p := range paths {
-		var s *validate.Stats
-		var err error
 		if validate.IsStatsFile(p) {
-			s, err = validate.LoadStats(p)
+			statsFiles = append(statsFiles, p)
 		} else {
-			s, err = validate.ComputeFile(p, o)
+			dataFiles = append(dataFiles, p)
 		}
+	}
+	var total *validate.Stats
+	if len(dataFiles) > 0 {
+		s, err := validate.ComputeFiles(dataFiles, o)
+		if err != nil {
+			return nil, err
+		}
+		total = s
+	}
+	for _, p := range statsFiles {
+		s, err := validate.LoadStats(p)
 		if err != nil {
 			return nil, err
 		}
