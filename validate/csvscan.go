@@ -125,6 +125,7 @@ type csvScanner struct {
 	fields   [][]byte
 	scratch  []byte
 	offs     []int
+	progress func(int64)
 }
 
 func newCSVScanner(r io.Reader, name string, o *CSVOptions, firstLine int64) *csvScanner {
@@ -157,6 +158,9 @@ func (s *csvScanner) fill() error {
 	}
 	n, err := s.r.Read(s.buf[s.end:])
 	s.end += n
+	if s.progress != nil {
+		s.progress(int64(n))
+	}
 	if err == io.EOF {
 		s.eof = true
 	} else if err != nil {

@@ -26,6 +26,10 @@ type Options struct {
 	// MinSplitBytes is the smallest file that is split across workers
 	// (default 4 MiB).
 	MinSplitBytes int64
+	// Progress, when set, is called with the number of bytes each read
+	// of CSV or JSON Lines input brought in (about every MiB); it must be
+	// safe for concurrent use.
+	Progress func(n int64)
 }
 
 func (o *Options) workers() int {
@@ -102,7 +106,11 @@ func ComputeFile(path string, o Options) (*Stats, error) {
 		if f, err = os.Open(path); err != nil {
 			return nil, err
 		}
-		s, err = ComputeJSONL(f, path, o.CSV.maxRecord())
+		var r io.Reader = f
+		if o.Progress != nil {
+			r = progressReader{f, o.Progress}
+		}
+		s, err = ComputeJSONL(r, path, o.CSV.maxRecord())
 		f.Close()
 	case "parquet":
 		s, err = computeParquet(path)
@@ -211,7 +219,11 @@ func computeCSVFile(path string, o Options) (*Stats, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return ComputeCSV(f, path, o.CSV)
+		var r io.Reader = f
+		if o.Progress != nil {
+			r = progressReader{f, o.Progress}
+		}
+		return ComputeCSV(r, path, o.CSV)
 	}
 	return ComputeCSVAt(f, fi.Size(), path, o)
 }
@@ -232,6 +244,10 @@ func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, er
 	start, line := sc.offset(), sc.line
 	w := o.workers()
 	if w == 1 || size-start < minSplit {
+		if o.Progress != nil {
+			o.Progress(sc.base + int64(sc.end)) // read with the header
+			sc.progress = o.Progress
+		}
 		s := NewStats(header)
 		if err := scanInto(sc, s, &o.CSV); err != nil {
 			return nil, err
@@ -242,6 +258,9 @@ func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	if o.Progress != nil {
+		o.Progress(start) // the header
+	}
 	parts := make([]*Stats, len(ranges))
 	errs := make([]error, len(ranges))
 	var wg sync.WaitGroup
@@ -251,6 +270,7 @@ func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, er
 			defer wg.Done()
 			s := NewStats(header)
 			rs := newCSVScanner(io.NewSectionReader(r, br.start, br.end-br.start), name, &o.CSV, br.line)
+			rs.progress = o.Progress
 			if err := scanInto(rs, s, &o.CSV); err != nil {
 				errs[i] = err
 				return
@@ -369,4 +389,16 @@ func splitCSV(f io.ReaderAt, start, size, line int64, n int) ([]byteRange, error
 	}
 	out[len(out)-1].end = size
 	return out, nil
+}
+
+// progressReader reports the bytes read through it.
+type progressReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.fn(int64(n))
+	return n, err
 }

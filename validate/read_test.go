@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -123,6 +124,23 @@ func TestBadInput(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestProgress checks that progress reports add up to the file's size,
+// read in one pass or in byte ranges.
+func TestProgress(t *testing.T) {
+	data := quotedCSV(30000, 2)
+	p := filepath.Join(t.TempDir(), "p.csv")
+	os.WriteFile(p, data, 0o644)
+	for _, w := range []int{1, 3} {
+		var n atomic.Int64
+		if _, err := ComputeFile(p, Options{Workers: w, MinSplitBytes: 1, Progress: func(k int64) { n.Add(k) }}); err != nil {
+			t.Fatal(err)
+		}
+		if n.Load() != int64(len(data)) {
+			t.Errorf("workers %d: progress %d bytes of %d", w, n.Load(), len(data))
+		}
+	}
 }
 
 // TestScannerAgainstEncodingCSV compares the scanner with encoding/csv on

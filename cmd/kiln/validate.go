@@ -5,9 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/kiln-ml/kiln/internal/vfs"
 	"github.com/kiln-ml/kiln/validate"
@@ -123,7 +127,9 @@ func loadData(paths []string, o validate.Options, stderr io.Writer) (*validate.S
 	}
 	var total *validate.Stats
 	if len(dataFiles) > 0 {
+		stop := showReadProgress(stderr, dataFiles, &o)
 		s, err := validate.ComputeFiles(dataFiles, o)
+		stop()
 		if err != nil {
 			return nil, err
 		}
@@ -147,6 +153,48 @@ func loadData(paths []string, o validate.Options, stderr io.Writer) (*validate.S
 		fmt.Fprintf(stderr, "kiln validate: %d rows in %.1fs (%.0f rows/s)\n", total.Rows, d.Seconds(), float64(total.Rows)/d.Seconds())
 	}
 	return total, nil
+}
+
+// showReadProgress draws the share of the data files read on a terminal
+// (nothing when stderr is not one) until the returned stop is called.
+func showReadProgress(stderr io.Writer, files []string, o *validate.Options) (stop func()) {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	var total int64
+	for _, p := range files {
+		if fi, err := os.Stat(p); err == nil {
+			total += fi.Size()
+		}
+	}
+	var done atomic.Int64
+	o.Progress = func(n int64) { done.Add(n) }
+	quit, finished := make(chan struct{}), make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		drawn := false
+		for {
+			select {
+			case <-quit:
+				if drawn {
+					fmt.Fprint(stderr, "\r\033[K")
+				}
+				return
+			case <-t.C:
+				if time.Since(start) < time.Second || total == 0 {
+					continue
+				}
+				d := done.Load()
+				fmt.Fprintf(stderr, "\rreading %3.0f%%  %d / %d MB  %.0f MB/s", 100*float64(d)/float64(total), d>>20, total>>20, float64(d)/1e6/time.Since(start).Seconds())
+				drawn = true
+			}
+		}
+	}()
+	return func() { close(quit); <-finished }
 }
 
 func loadSchema(path string) (*validate.Schema, error) {
