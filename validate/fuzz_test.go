@@ -44,9 +44,17 @@ func FuzzCSVSplit(f *testing.F) {
 	f.Add(quotedCSV(40, 1))
 	f.Add([]byte("a,b\n1,2\n3,\"x\ny\"\n4\n5,6,7\n\"z\"\"\",8\n"))
 	f.Add([]byte("a\n\"\n\"\n\"\n\"\n"))
+	f.Add([]byte("a,b\n#\"comment\n1,\"x\ny\"\n2,3\n#\n4,5\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		one, e1 := ComputeCSVAt(bytes.NewReader(in), int64(len(in)), "f.csv", Options{Workers: 1})
-		many, e2 := ComputeCSVAt(bytes.NewReader(in), int64(len(in)), "f.csv", Options{Workers: 3, MinSplitBytes: 1})
+		fuzzSplit(t, in, CSVOptions{})
+		fuzzSplit(t, in, CSVOptions{Comment: '#', TrimLeadingSpace: true})
+	})
+}
+
+func fuzzSplit(t *testing.T, in []byte, co CSVOptions) {
+	{
+		one, e1 := ComputeCSVAt(bytes.NewReader(in), int64(len(in)), "f.csv", Options{Workers: 1, CSV: co})
+		many, e2 := ComputeCSVAt(bytes.NewReader(in), int64(len(in)), "f.csv", Options{Workers: 3, MinSplitBytes: 1, CSV: co})
 		if (e1 != nil) != (e2 != nil) || (e1 != nil && e1.Error() != e2.Error()) {
 			t.Fatalf("%q: one pass %v, split %v", in, e1, e2)
 		}
@@ -64,7 +72,7 @@ func FuzzCSVSplit(f *testing.F) {
 				t.Fatalf("%q: feature %s differs", in, a.Name)
 			}
 		}
-	})
+	}
 }
 
 // FuzzJSONL checks that any input gives statistics or an error with a

@@ -254,7 +254,7 @@ func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, er
 		}
 		return s, nil
 	}
-	ranges, err := splitCSV(r, start, size, line, w)
+	ranges, err := splitCSV(r, start, size, line, w, o.CSV.Comment != 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -308,7 +308,9 @@ type byteRange struct {
 // points are provable, not guessed: the first pass counts quotes and
 // newlines in each of n equal pieces in parallel, and each cut moves
 // forward from its piece's start to the first newline at even parity.
-func splitCSV(f io.ReaderAt, start, size, line int64, n int) ([]byteRange, error) {
+// Comment lines break the parity rule (a quote in a comment counts), so
+// with comments a file that holds any quote is read as one range.
+func splitCSV(f io.ReaderAt, start, size, line int64, n int, comments bool) ([]byteRange, error) {
 	piece := (size - start + int64(n) - 1) / int64(n)
 	type count struct{ quotes, newlines int64 }
 	counts := make([]count, n)
@@ -340,6 +342,14 @@ func splitCSV(f io.ReaderAt, start, size, line int64, n int) ([]byteRange, error
 		}
 	}
 	out := []byteRange{{start: start, line: line}}
+	if comments {
+		for _, c := range counts {
+			if c.quotes > 0 {
+				out[0].end = size
+				return out, nil
+			}
+		}
+	}
 	var quotes, newlines int64
 	buf := make([]byte, 64<<10)
 	for k := 1; k < n; k++ {
