@@ -153,7 +153,9 @@ func checkFeature(f *FeatureStats, fs *FeatureSchema, rows int64) []Anomaly {
 			}
 		}
 		if fs.Type == TypeString {
-			bad += f.Numbers // numbers are never in a string domain
+			// Values that parse as numbers are counted as numbers, not by
+			// their text, so they cannot be matched against a domain.
+			bad += f.Numbers
 		}
 		mass := 1.0
 		if fs.MinDomainMass != nil {

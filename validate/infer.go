@@ -23,7 +23,8 @@ type InferOptions struct {
 // Infer proposes a schema from statistics: each feature's type as the
 // values show it; presence required when no value is missing, otherwise
 // the observed fraction rounded down to two decimals; a domain for string
-// features with few distinct values (counted exactly); optionally ranges
+// features with few distinct values (counted exactly, none of them a
+// number); optionally ranges
 // and a row-count floor; and a drift threshold on each feature.
 func Infer(st *Stats, o InferOptions) *Schema {
 	if o.MaxDomainSize == 0 {
@@ -52,7 +53,9 @@ func inferFeature(f *FeatureStats, rows int64, o InferOptions) FeatureSchema {
 		fs.Presence.MinFraction = frac
 	}
 	categorical := f.Type == TypeString || f.Type == TypeBool
-	if categorical && f.DistinctExact && f.Distinct <= int64(o.MaxDomainSize) {
+	// Values that parse as numbers are counted as numbers, not by their
+	// text, so a feature with some cannot list its domain.
+	if categorical && f.Numbers == 0 && f.DistinctExact && f.Distinct <= int64(o.MaxDomainSize) {
 		for v := range f.String.Values.Counts {
 			fs.Domain = append(fs.Domain, v)
 		}

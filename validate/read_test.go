@@ -45,6 +45,19 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("kinds %v", got)
 		}
 	})
+	t.Run("mixed column against its own schema", func(t *testing.T) {
+		s, err := computeString(t, "zip,k\n60601,a\nN/A,b\n60602,a\n", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := Infer(s, InferOptions{})
+		if f := schema.Feature("zip"); f.Type != TypeString || len(f.Domain) != 0 {
+			t.Errorf("zip: %+v", f)
+		}
+		if as := Check(s, schema, ""); len(as) != 0 {
+			t.Errorf("clean data has anomalies: %+v", as)
+		}
+	})
 	t.Run("byte-order mark", func(t *testing.T) {
 		s, err := computeString(t, "\ufeffa,b\n1,2\n", o)
 		if err != nil || s.Features[0].Name != "a" {
