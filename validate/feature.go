@@ -76,6 +76,22 @@ type NumericStats struct {
 	QuantileHistogram []Bucket `json:"quantile_histogram,omitempty"`
 	Sketch            KLL      `json:"sketch"`
 	Grid              Grid     `json:"grid"`
+
+	// While every grid bin holds one value the grid has the values
+	// exactly and the sketch is left empty (sparing its sorting); it is
+	// filled from the grid, with each value's count as its weight, just
+	// before a bin first mixes, or at finish.
+	sketchLive bool
+}
+
+// loadSketch fills the sketch from the exact grid, once.
+func (n *NumericStats) loadSketch() {
+	if n.sketchLive {
+		return
+	}
+	n.sketchLive = true
+	n.Grid.eachValue(n.Sketch.addSorted)
+	n.Sketch.settle()
 }
 
 // Bucket is one histogram bucket: values in [Low, High) (the last bucket
@@ -95,7 +111,9 @@ type StringStats struct {
 }
 
 func newFeature(name string) *FeatureStats {
-	return &FeatureStats{Name: name, Numeric: &NumericStats{}, String: &StringStats{}}
+	n := &NumericStats{}
+	n.Grid.onMix = n.loadSketch
+	return &FeatureStats{Name: name, Numeric: n, String: &StringStats{}}
 }
 
 // readOptions that the hot path needs.
@@ -153,8 +171,10 @@ func (f *FeatureStats) addNumber(v float64, isInt bool) {
 		n.Zeros++
 	}
 	n.Moments.Add(v)
-	n.Sketch.Add(v)
-	n.Grid.Add(v)
+	n.Grid.Add(v) // may fill the sketch from the grid, without v
+	if n.sketchLive {
+		n.Sketch.Add(v)
+	}
 }
 
 // addString adds a non-numeric value.
@@ -221,6 +241,8 @@ func (f *FeatureStats) merge(o *FeatureStats) error {
 		return err
 	}
 	n, m := f.Numeric, o.Numeric
+	n.loadSketch()
+	m.loadSketch()
 	n.Moments.Merge(m.Moments)
 	n.Zeros += m.Zeros
 	n.NaN += m.NaN
@@ -261,6 +283,7 @@ func (f *FeatureStats) finish(rows int64) {
 	s.Top = s.Values.Top(topValues)
 	n := f.Numeric
 	n.Std = n.Moments.Std()
+	n.loadSketch()
 	n.Grid.flush()
 	// Distinct values: exact while the string counts are exact and no
 	// grid bin holds two numbers (each value then has its own entry), else

@@ -43,6 +43,30 @@ type Grid struct {
 	win    []int64
 	val    []float64 // a bin's single value, NaN once mixed
 	lo, hi int64
+	// anyMixed is set once a bin holds two values; onMix, when set, is
+	// called just before that happens, while every bin still holds one.
+	anyMixed bool
+	onMix    func()
+}
+
+func (g *Grid) firstMix() {
+	if g.onMix != nil {
+		g.onMix() // while the grid is still exact
+	}
+	g.anyMixed = true
+}
+
+// eachValue calls fn with each bin's value and count, in increasing
+// order, while no bin is mixed (so the grid holds the values exactly).
+func (g *Grid) eachValue(fn func(v float64, c int64)) {
+	if !g.live || g.anyMixed {
+		return
+	}
+	for j := g.lo; j <= g.hi; j++ {
+		if c := g.win[j-g.base]; c > 0 {
+			fn(g.val[j-g.base], c)
+		}
+	}
 }
 
 func (g *Grid) setExp(e int) {
@@ -69,6 +93,9 @@ func (g *Grid) Add(x float64) {
 		if g.win[k] == 0 {
 			g.val[k] = x
 		} else if g.val[k] != x {
+			if !g.anyMixed {
+				g.firstMix()
+			}
 			g.val[k] = math.NaN() // mixed; NaN never equals a value
 		}
 		g.win[k]++
@@ -107,6 +134,9 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 		v = math.NaN()
 	}
 	k := i - g.base
+	if !g.anyMixed && (mixed || (g.win[k] != 0 && g.val[k] != v)) {
+		g.firstMix()
+	}
 	if g.win[k] == 0 {
 		g.val[k] = v
 	} else if g.val[k] != v {
@@ -147,6 +177,9 @@ func (g *Grid) rebuild(lo, hi int64, shift uint) {
 		if win[k] == 0 {
 			val[k] = v
 		} else if val[k] != v {
+			if !g.anyMixed {
+				g.firstMix() // the old window is still whole
+			}
 			val[k] = math.NaN()
 		}
 		win[k] += c

@@ -122,6 +122,31 @@ func (s *KLL) coin() int {
 	return int(s.State >> 63)
 }
 
+// addSorted adds value x with weight c (values in increasing order
+// across calls, so that the levels above 0 stay sorted): c's binary
+// digits place one item of weight 2^h at each level h. Call settle after
+// the last.
+func (s *KLL) addSorted(x float64, c int64) {
+	s.N += c
+	for h := 0; c > 0; h, c = h+1, c>>1 {
+		if c&1 == 1 {
+			for len(s.Levels) <= h {
+				s.Levels = append(s.Levels, nil)
+			}
+			s.Levels[h] = append(s.Levels[h], x)
+		}
+	}
+}
+
+// settle compacts after addSorted.
+func (s *KLL) settle() {
+	if len(s.Levels) == 0 {
+		return
+	}
+	s.recount()
+	s.compress()
+}
+
 // compress compacts the lowest level at or over its capacity until the
 // sketch is within its budget.
 func (s *KLL) compress() {

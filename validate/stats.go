@@ -170,6 +170,7 @@ func DecodeStats(r io.Reader, name string) (*Stats, error) {
 		} else {
 			m.folded = m.N // decoded moments are already folded
 		}
+		f.Numeric.sketchLive = true
 		if err := f.Numeric.Sketch.check(); err != nil {
 			return nil, fmt.Errorf("read statistics %s: feature %q: %w", name, f.Name, err)
 		}

@@ -127,7 +127,7 @@ func TestMergeEqualsWhole(t *testing.T) {
 	}
 	sameStats(t, "saved, loaded and merged", whole, loaded)
 	// Quantiles of the whole and of the merges are within KLL's bound.
-	for _, name := range []string{"fare", "trip_miles", "trip_seconds"} {
+	for _, name := range []string{"fare", "trip_miles", "trip_seconds", "trip_start_hour", "pickup_latitude"} {
 		j := col(header, name)
 		var vs []float64
 		for _, r := range rows {
