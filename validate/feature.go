@@ -77,20 +77,27 @@ type NumericStats struct {
 	Sketch            KLL      `json:"sketch"`
 	Grid              Grid     `json:"grid"`
 
-	// While every grid bin holds one value the grid has the values
-	// exactly and the sketch is left empty (sparing its sorting); it is
-	// filled from the grid, with each value's count as its weight, just
-	// before a bin first mixes, or at finish.
+	// While every grid bin holds one value the grid has the finite values
+	// exactly, and the sketch and the HyperLogLog are left without them
+	// (sparing the sorting and the hashing); they are filled from the grid,
+	// the sketch with each value's count as its weight, just before a bin
+	// first mixes, or at finish. The registers end up the same either way:
+	// they depend on the set of values only.
 	sketchLive bool
 }
 
-// loadSketch fills the sketch from the exact grid, once.
-func (n *NumericStats) loadSketch() {
+// fillFromGrid gives the sketch and the HyperLogLog the grid's exact
+// values, once.
+func (f *FeatureStats) fillFromGrid() {
+	n := f.Numeric
 	if n.sketchLive {
 		return
 	}
 	n.sketchLive = true
-	n.Grid.eachValue(n.Sketch.addSorted)
+	n.Grid.eachValue(func(v float64, c int64) {
+		n.Sketch.addSorted(v, c)
+		f.HLL.AddHash(hashFloat(v))
+	})
 	n.Sketch.settle()
 }
 
@@ -111,9 +118,9 @@ type StringStats struct {
 }
 
 func newFeature(name string) *FeatureStats {
-	n := &NumericStats{}
-	n.Grid.onMix = n.loadSketch
-	return &FeatureStats{Name: name, Numeric: n, String: &StringStats{}}
+	f := &FeatureStats{Name: name, Numeric: &NumericStats{}, String: &StringStats{}}
+	f.Numeric.Grid.onMix = f.fillFromGrid
+	return f
 }
 
 // readOptions that the hot path needs.
@@ -149,7 +156,6 @@ func (f *FeatureStats) addField(b []byte, r *valueRules) {
 
 // addNumber adds a numeric value.
 func (f *FeatureStats) addNumber(v float64, isInt bool) {
-	f.HLL.AddHash(hashFloat(v))
 	f.Count++
 	f.Numbers++
 	if isInt {
@@ -159,21 +165,25 @@ func (f *FeatureStats) addNumber(v float64, isInt bool) {
 	switch {
 	case v != v:
 		n.NaN++
+		f.HLL.AddHash(hashFloat(v))
 		return
 	case math.IsInf(v, 1):
 		n.PosInf++
+		f.HLL.AddHash(hashFloat(v))
 		return
 	case math.IsInf(v, -1):
 		n.NegInf++
+		f.HLL.AddHash(hashFloat(v))
 		return
 	}
 	if v == 0 {
 		n.Zeros++
 	}
 	n.Moments.Add(v)
-	n.Grid.Add(v) // may fill the sketch from the grid, without v
+	n.Grid.Add(v) // may fill the sketch and registers from the grid, without v
 	if n.sketchLive {
 		n.Sketch.Add(v)
+		f.HLL.AddHash(hashFloat(v))
 	}
 }
 
@@ -228,6 +238,8 @@ func (f *FeatureStats) addTyped(v any, scratch []byte) []byte {
 
 // merge folds o (finished) into f.
 func (f *FeatureStats) merge(o *FeatureStats) error {
+	f.fillFromGrid()
+	o.fillFromGrid()
 	f.Count += o.Count
 	f.Numbers += o.Numbers
 	f.Integers += o.Integers
@@ -241,8 +253,6 @@ func (f *FeatureStats) merge(o *FeatureStats) error {
 		return err
 	}
 	n, m := f.Numeric, o.Numeric
-	n.loadSketch()
-	m.loadSketch()
 	n.Moments.Merge(m.Moments)
 	n.Zeros += m.Zeros
 	n.NaN += m.NaN
@@ -281,9 +291,9 @@ func (f *FeatureStats) finish(rows int64) {
 		s.AvgLength = float64(s.TotalLength) / float64(f.Strings)
 	}
 	s.Top = s.Values.Top(topValues)
+	f.fillFromGrid()
 	n := f.Numeric
 	n.Std = n.Moments.Std()
-	n.loadSketch()
 	n.Grid.flush()
 	// Distinct values: exact while the string counts are exact and no
 	// grid bin holds two numbers (each value then has its own entry), else
