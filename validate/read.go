@@ -407,6 +407,7 @@ type progressReader struct {
 	fn func(int64)
 }
 
+// Read reads from the underlying reader and reports the bytes.
 func (p progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	p.fn(int64(n))
