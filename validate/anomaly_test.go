@@ -56,6 +56,7 @@ func TestCorruptedCopies(t *testing.T) {
 	header, rows := taxiRecords(t)
 	clean := statsOf(t, writeCSV(t, header, rows))
 	schema := Infer(clean, InferOptions{Ranges: true, MinRowsFraction: 0.5})
+	schema.RowCount.Max = ptr(1.5 * float64(clean.Rows)) // edited by hand
 	if as := Check(clean, schema, ""); len(as) != 0 {
 		t.Fatalf("clean data has anomalies against its own schema: %+v", as)
 	}
@@ -118,6 +119,25 @@ func TestCorruptedCopies(t *testing.T) {
 			return r
 		})), []AnomalyKind{OutOfRange}},
 		{"truncated file", truncated, []AnomalyKind{RaggedRows, RowCountTooLow}},
+		{"missing values", writeCSV(t, header, edit(func(i int, r []string) []string {
+			if i%5 == 0 {
+				r[miles] = ""
+			}
+			return r
+		})), []AnomalyKind{PresenceTooLow}},
+		{"fractions in an integer column", writeCSV(t, header, edit(func(i int, r []string) []string {
+			if i%100 == 0 {
+				r[col(header, "trip_start_hour")] = "7.5"
+			}
+			return r
+		})), []AnomalyKind{TypeMismatch}},
+		{"infinity", writeCSV(t, header, edit(func(i int, r []string) []string {
+			if i == 3 {
+				r[miles] = "-Inf"
+			}
+			return r
+		})), []AnomalyKind{NaNOrInfinity}},
+		{"twice the rows", writeCSV(t, header, append(slices.Clone(rows), rows...)), []AnomalyKind{RowCountTooHigh}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
