@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzJSONL -fuzztime 30s ./validate/
 	$(GO) test -run XXX -fuzz FuzzDecodeStats -fuzztime 30s ./validate/
 	$(GO) test -run XXX -fuzz FuzzDecodeSchema -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzParquet -fuzztime 30s ./validate/
 
 quickstart: build
 	$(BIN) quickstart

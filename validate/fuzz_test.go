@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -135,6 +137,25 @@ func FuzzDecodeSchema(f *testing.F) {
 		b2, _ := s2.Encode()
 		if !bytes.Equal(b1, b2) {
 			t.Fatalf("not stable:\n%s\n%s", b1, b2)
+		}
+	})
+}
+
+// FuzzParquet feeds damaged Parquet files to the reader: statistics or an
+// error, never a crash (the Arrow decoder's panics on corrupt input are
+// turned into errors).
+func FuzzParquet(f *testing.F) {
+	f.Add(smallParquet(f))
+	b := smallParquet(f)
+	f.Add(b[:len(b)/2])
+	f.Add(append([]byte("PAR1"), b[len(b)-40:]...))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p := filepath.Join(t.TempDir(), "f.parquet")
+		if err := os.WriteFile(p, in, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := ComputeFile(p, Options{}); err == nil {
+			s.Finish()
 		}
 	})
 }

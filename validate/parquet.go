@@ -16,7 +16,14 @@ import (
 // directly, strings and binaries the string statistics, booleans count as
 // the strings true and false, nulls as missing; other types are counted
 // as strings of their printed value.
-func computeParquet(path string) (*Stats, error) {
+func computeParquet(path string) (s *Stats, err error) {
+	// The decoder is third-party code on untrusted bytes: a panic inside
+	// it becomes an error naming the file.
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("read parquet %s: corrupt file: %v", path, r)
+		}
+	}()
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("read parquet %s: %w", path, err)
@@ -37,7 +44,7 @@ func computeParquet(path string) (*Stats, error) {
 	if _, err := checkColumns(names, path, 0); err != nil {
 		return nil, err
 	}
-	s := NewStats(names)
+	s = NewStats(names)
 	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read parquet %s: %w", path, err)

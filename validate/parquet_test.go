@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"maps"
 	"os"
 	"path/filepath"
@@ -81,4 +82,30 @@ func TestParquetMatchesCSV(t *testing.T) {
 	if _, err := ComputeFile(writeCSV(t, []string{"a"}, [][]string{{"1"}}), Options{Format: "parquet"}); err == nil {
 		t.Error("a CSV file read as Parquet gave no error")
 	}
+}
+
+// smallParquet returns the bytes of a two-column, three-row Parquet file.
+func smallParquet(t testing.TB) []byte {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "x", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.Float64Builder).AppendValues([]float64{1.5, 0, -2}, []bool{true, false, true})
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"a", "b", "a"}, nil)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var buf bytes.Buffer
+	w, err := pqarrow.NewFileWriter(schema, &buf, nil, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
