@@ -70,7 +70,7 @@ func TestParquetMatchesCSV(t *testing.T) {
 	}
 	for _, name := range []string{"fare", "payment_type", "trip_seconds"} {
 		a, c := pq.Feature(name), cs.Feature(name)
-		if a.Count != c.Count || a.Missing != c.Missing || a.Numeric.N != c.Numeric.N || !close(a.Numeric.Mean, c.Numeric.Mean, 1e-12) ||
+		if a.Count != c.Count || a.Missing != c.Missing || a.Numeric.N != c.Numeric.N || !near(a.Numeric.Mean, c.Numeric.Mean, 1e-12) ||
 			a.Numeric.Min != c.Numeric.Min || a.Numeric.Max != c.Numeric.Max || !slices.Equal(a.Numeric.Histogram, c.Numeric.Histogram) ||
 			!maps.Equal(a.String.Values.Counts, c.String.Values.Counts) {
 			t.Errorf("%s: parquet %+v\ncsv %+v", name, a, c)

@@ -47,7 +47,7 @@ func sameStats(t *testing.T, what string, a, b *Stats) {
 		if na.N != nb.N || na.Min != nb.Min || na.Max != nb.Max || na.Zeros != nb.Zeros || na.NaN != nb.NaN || na.PosInf != nb.PosInf || na.NegInf != nb.NegInf {
 			t.Errorf("%s: numeric counts differ: %+v vs %+v", ctx, na.Moments, nb.Moments)
 		}
-		if !close(na.Mean, nb.Mean, 1e-9) || !close(na.Std, nb.Std, 1e-9) {
+		if !near(na.Mean, nb.Mean, 1e-9) || !near(na.Std, nb.Std, 1e-9) {
 			t.Errorf("%s: mean %v/%v std %v/%v", ctx, na.Mean, nb.Mean, na.Std, nb.Std)
 		}
 		ga, gb := na.Grid, nb.Grid
@@ -60,7 +60,7 @@ func sameStats(t *testing.T, what string, a, b *Stats) {
 	}
 }
 
-func close(a, b, rel float64) bool {
+func near(a, b, rel float64) bool {
 	return a == b || math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b))
 }
 
