@@ -47,6 +47,8 @@ type Grid struct {
 	// called just before that happens, while every bin still holds one.
 	anyMixed bool
 	onMix    func()
+	spareWin []int64
+	spareVal []float64
 }
 
 func (g *Grid) firstMix() {
@@ -80,8 +82,13 @@ func (g *Grid) Add(x float64) {
 		g.setExp(gridMinExp)
 	}
 	y := x * g.scale
-	for math.Abs(y) >= 1<<62 {
-		g.coarsen()
+	if math.Abs(y) >= 1<<62 {
+		var s uint
+		for math.Abs(y) >= 1<<62 {
+			y /= 2
+			s++
+		}
+		g.coarsenBy(s)
 		y = x * g.scale
 	}
 	i := int64(y) // truncates toward zero; |y| < 2^62
@@ -121,9 +128,15 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 		g.lo, g.hi = i, i
 	}
 	lo, hi := min(g.lo, i), max(g.hi, i)
-	for hi-lo+1 > gridBins {
-		g.coarsen()
-		i >>= 1
+	if hi-lo+1 > gridBins {
+		// Widen by the whole factor at once: shifting by s is the same as
+		// pairing bins s times.
+		var s uint
+		for (hi>>s)-(lo>>s)+1 > gridBins {
+			s++
+		}
+		g.coarsenBy(s)
+		i >>= s
 		lo, hi = min(g.lo, i), max(g.hi, i)
 	}
 	if i < g.base || i >= g.base+int64(len(g.win)) {
@@ -146,13 +159,14 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 }
 
 // coarsen doubles the bin width, pairing bins.
-func (g *Grid) coarsen() {
-	if !g.live {
-		g.setExp(g.Exp + 1)
-		return
+func (g *Grid) coarsen() { g.coarsenBy(1) }
+
+// coarsenBy multiplies the bin width by 2^s.
+func (g *Grid) coarsenBy(s uint) {
+	if g.live {
+		g.rebuild(g.lo>>s, g.hi>>s, s)
 	}
-	g.rebuild(g.lo>>1, g.hi>>1, 1)
-	g.setExp(g.Exp + 1)
+	g.setExp(g.Exp + int(s))
 }
 
 // rebuild re-centres the window on [lo, hi] (indices after shifting the
@@ -164,8 +178,16 @@ func (g *Grid) rebuild(lo, hi int64, shift uint) {
 	for size < 2*(hi-lo+1) && size < 2*gridBins {
 		size *= 2
 	}
-	win := make([]int64, size)
-	val := make([]float64, size)
+	// Build into the spare pair of buffers (the window before last),
+	// sparing an allocation per re-centring.
+	var win []int64
+	var val []float64
+	if int64(cap(g.spareWin)) >= size {
+		win, val = g.spareWin[:size], g.spareVal[:size]
+		clear(win)
+	} else {
+		win, val = make([]int64, size), make([]float64, size)
+	}
 	base := lo - (size-(hi-lo+1))/2
 	for j := g.lo; j <= g.hi; j++ {
 		c := g.win[j-g.base]
@@ -184,6 +206,7 @@ func (g *Grid) rebuild(lo, hi int64, shift uint) {
 		}
 		win[k] += c
 	}
+	g.spareWin, g.spareVal = g.win, g.val
 	g.win, g.val, g.base, g.lo, g.hi = win, val, base, lo, hi
 }
 
