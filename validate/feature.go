@@ -315,7 +315,7 @@ func (f *FeatureStats) finish(rows int64) {
 		f.Distinct = int64(math.Round(f.HLL.Estimate()))
 	}
 	n.Quantiles, n.Histogram, n.QuantileHistogram = nil, nil, nil
-	if n.Moments.N > 0 {
+	if n.Moments.N > 0 && n.Sketch.N > 0 {
 		qs := make([]float64, histogramBuckets+1)
 		for i := range qs {
 			qs[i] = float64(i) / histogramBuckets

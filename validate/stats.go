@@ -165,10 +165,16 @@ func DecodeStats(r io.Reader, name string) (*Stats, error) {
 		if len(f.HLL.Registers) != 0 && len(f.HLL.Registers) != 1<<hllPrecision {
 			return nil, fmt.Errorf("read statistics %s: feature %q: %d HyperLogLog registers", name, f.Name, len(f.HLL.Registers))
 		}
-		if m := &f.Numeric.Moments; m.N < 0 || m.N > f.Count {
-			return nil, fmt.Errorf("read statistics %s: feature %q: %d numeric values of %d", name, f.Name, m.N, f.Count)
-		} else {
-			m.folded = m.N // decoded moments are already folded
+		if err := f.consistent(); err != nil {
+			return nil, fmt.Errorf("read statistics %s: feature %q: %w", name, f.Name, err)
+		}
+		f.Numeric.Moments.folded = f.Numeric.Moments.N // decoded moments are already folded
+		var grid int64
+		for _, c := range f.Numeric.Grid.Counts {
+			grid += c
+		}
+		if grid != f.Numeric.Moments.N || f.Numeric.Sketch.N != f.Numeric.Moments.N {
+			return nil, fmt.Errorf("read statistics %s: feature %q: %d finite numbers, %d in the histogram, %d in the sketch", name, f.Name, f.Numeric.Moments.N, grid, f.Numeric.Sketch.N)
 		}
 		f.Numeric.sketchLive = true
 		if err := f.Numeric.Sketch.check(); err != nil {
@@ -179,6 +185,9 @@ func DecodeStats(r io.Reader, name string) (*Stats, error) {
 		}
 		if err := f.String.Values.check(); err != nil {
 			return nil, fmt.Errorf("read statistics %s: feature %q: %w", name, f.Name, err)
+		}
+		if vs := sumCounts(f.String.Values.Counts); vs > f.Strings {
+			return nil, fmt.Errorf("read statistics %s: feature %q: value counts add to %d of %d strings", name, f.Name, vs, f.Strings)
 		}
 	}
 	s.Finish()
@@ -207,4 +216,24 @@ func IsStatsFile(path string) bool {
 	n, _ := io.ReadFull(f, b)
 	b = bytes.TrimLeft(b[:n], " \t\r\n")
 	return bytes.HasPrefix(b, []byte("{")) && bytes.Contains(b, []byte(`"format"`)) && bytes.Contains(b, []byte(StatsFormat))
+}
+
+// consistent checks that a decoded feature's counts agree with each other.
+func (f *FeatureStats) consistent() error {
+	n := f.Numeric
+	special := n.NaN + n.PosInf + n.NegInf
+	switch {
+	case f.Numbers < 0 || f.Strings < 0 || f.Integers < 0 || f.Bools < 0 || f.InvalidUTF8 < 0 ||
+		n.N < 0 || n.NaN < 0 || n.PosInf < 0 || n.NegInf < 0 || n.Zeros < 0 || f.String.TotalLength < 0:
+		return fmt.Errorf("negative count")
+	case f.Numbers+f.Strings != f.Count:
+		return fmt.Errorf("%d numbers and %d strings, want %d values", f.Numbers, f.Strings, f.Count)
+	case n.N+special != f.Numbers || f.Integers > f.Numbers || n.Zeros > n.N:
+		return fmt.Errorf("%d finite numbers, %d NaN or infinite, %d integers, %d zeros of %d numbers", n.N, special, f.Integers, n.Zeros, f.Numbers)
+	case f.Bools > f.Strings || f.InvalidUTF8 > f.Strings:
+		return fmt.Errorf("%d booleans and %d invalid UTF-8 of %d strings", f.Bools, f.InvalidUTF8, f.Strings)
+	case n.N > 0 && !(n.Min <= n.Max):
+		return fmt.Errorf("min %v above max %v", n.Min, n.Max)
+	}
+	return nil
 }
