@@ -123,7 +123,7 @@ func newFeature(name string) *FeatureStats {
 	return f
 }
 
-// readOptions that the hot path needs.
+// valueRules are the reading rules the per-field hot path needs.
 type valueRules struct {
 	nulls [][]byte
 }
