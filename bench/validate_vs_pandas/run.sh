@@ -63,7 +63,7 @@ pandas() {
 	fi | /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(d["seconds"], d["rows"], d["peak_rss_mb"])'
 }
 
-ADULT_FLAGS=(--columns "$ADULT_COLS" --comment '|' --trim-space --null '?')
+ADULT_FLAGS=(--columns "$ADULT_COLS" --comment '|' --trim-space --na '?')
 echo "adult: kiln 1 core, 2 cores, pandas" >&2
 a1=$(best3 kiln "$DATA/adult/adult.data" 1 "${ADULT_FLAGS[@]}")
 a2=$(best3 kiln "$DATA/adult/adult.data" 2 "${ADULT_FLAGS[@]}")

@@ -59,7 +59,7 @@ func addReadFlags(fs *flag.FlagSet) *readFlags {
 		columns: fs.String("columns", "", "comma-separated column names of CSV files without a header row"),
 		comment: fs.String("comment", "", "a character that starts comment lines in CSV"),
 		sep:     fs.String("sep", "", "CSV field separator (default ,)"),
-		nulls:   fs.String("null", "", "comma-separated values that mean missing besides the empty field (e.g. ?,NA)"),
+		nulls:   fs.String("na", "", "comma-separated values that mean missing besides the empty field (e.g. ?,NA)"),
 		trim:    fs.Bool("trim-space", false, "drop spaces after each CSV separator (\"a, b\")"),
 		workers: fs.Int("workers", 0, "goroutines reading each CSV file (0: all cores)"),
 		asJSON:  fs.Bool("json", false, "print one JSON document"),

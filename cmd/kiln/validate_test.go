@@ -120,7 +120,7 @@ func TestValidateAdult(t *testing.T) {
 	dir := labelData(t, "adult")
 	cols := "age,workclass,fnlwgt,education,education-num,marital-status,occupation,relationship,race,sex,capital-gain,capital-loss,hours-per-week,native-country,income"
 	schema := filepath.Join(t.TempDir(), "adult.yaml")
-	if _, errs, code := runValidateT(t, "infer", filepath.Join(dir, "adult.data"), "--columns", cols, "--comment", "|", "--trim-space", "--null", "?", "--out", schema); code != exitOK {
+	if _, errs, code := runValidateT(t, "infer", filepath.Join(dir, "adult.data"), "--columns", cols, "--comment", "|", "--trim-space", "--na", "?", "--out", schema); code != exitOK {
 		t.Fatalf("infer: %d %s", code, errs)
 	}
 	// The schema remembers how to read the files.
@@ -144,6 +144,24 @@ func TestValidateAdult(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the test labels ending in '.' are not flagged: %+v", res.Anomalies)
+	}
+	// The same reading options from a --config file.
+	cfg := filepath.Join(t.TempDir(), "read.yaml")
+	os.WriteFile(cfg, []byte("columns: ["+cols+"]\ncomment: \"|\"\ntrim_space: true\nna: \"?\"\n"), 0o644)
+	out, errs, code = runValidateT(t, "stats", filepath.Join(dir, "adult.test"), "--config", cfg, "--json")
+	if code != exitOK {
+		t.Fatalf("stats --config: exit %d %s", code, errs)
+	}
+	var sum struct {
+		Rows     int
+		Features []struct {
+			Name    string
+			Missing int
+		}
+	}
+	json.Unmarshal([]byte(out), &sum)
+	if sum.Rows != 16281 || len(sum.Features) != 15 || sum.Features[1].Name != "workclass" || sum.Features[1].Missing != 963 {
+		t.Errorf("stats with --config: %+v", sum)
 	}
 }
 
