@@ -39,16 +39,22 @@ type Grid struct {
 
 	live   bool
 	scale  float64 // 2^-Exp
-	base   int64   // index of win[0]
-	win    []int64
-	val    []float64 // a bin's single value, NaN once mixed
+	base   int64 // index of win[0]
+	// win holds each bin's count and single value (NaN once mixed) side
+	// by side, one cache access per value added.
+	win []gbin
 	lo, hi int64
 	// anyMixed is set once a bin holds two values; onMix, when set, is
 	// called just before that happens, while every bin still holds one.
 	anyMixed bool
 	onMix    func()
-	spareWin []int64
-	spareVal []float64
+	spare    []gbin
+}
+
+// gbin is one bin of a Grid's working window.
+type gbin struct {
+	c int64
+	v float64
 }
 
 func (g *Grid) firstMix() {
@@ -65,8 +71,8 @@ func (g *Grid) eachValue(fn func(v float64, c int64)) {
 		return
 	}
 	for j := g.lo; j <= g.hi; j++ {
-		if c := g.win[j-g.base]; c > 0 {
-			fn(g.val[j-g.base], c)
+		if b := g.win[j-g.base]; b.c > 0 {
+			fn(b.v, b.c)
 		}
 	}
 }
@@ -96,16 +102,16 @@ func (g *Grid) Add(x float64) {
 		i-- // floor for negative non-integers
 	}
 	if g.live && i >= g.lo && i <= g.hi {
-		k := i - g.base
-		if g.win[k] == 0 {
-			g.val[k] = x
-		} else if g.val[k] != x {
+		b := &g.win[i-g.base]
+		if b.c == 0 {
+			b.v = x
+		} else if b.v != x {
 			if !g.anyMixed {
 				g.firstMix()
 			}
-			g.val[k] = math.NaN() // mixed; NaN never equals a value
+			b.v = math.NaN() // mixed; NaN never equals a value
 		}
-		g.win[k]++
+		b.c++
 		return
 	}
 	g.addBin(i, 1, x, false)
@@ -122,8 +128,7 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 	}
 	if !g.live {
 		g.live = true
-		g.win = make([]int64, gridWindow0)
-		g.val = make([]float64, gridWindow0)
+		g.win = make([]gbin, gridWindow0)
 		g.base = i - gridWindow0/2
 		g.lo, g.hi = i, i
 	}
@@ -146,16 +151,16 @@ func (g *Grid) addBin(i, c int64, v float64, mixed bool) {
 	if mixed {
 		v = math.NaN()
 	}
-	k := i - g.base
-	if !g.anyMixed && (mixed || (g.win[k] != 0 && g.val[k] != v)) {
+	b := &g.win[i-g.base]
+	if !g.anyMixed && (mixed || (b.c != 0 && b.v != v)) {
 		g.firstMix()
 	}
-	if g.win[k] == 0 {
-		g.val[k] = v
-	} else if g.val[k] != v {
-		g.val[k] = math.NaN()
+	if b.c == 0 {
+		b.v = v
+	} else if b.v != v {
+		b.v = math.NaN()
 	}
-	g.win[k] += c
+	b.c += c
 }
 
 // coarsen doubles the bin width, pairing bins.
@@ -180,34 +185,34 @@ func (g *Grid) rebuild(lo, hi int64, shift uint) {
 	}
 	// Build into the spare pair of buffers (the window before last),
 	// sparing an allocation per re-centring.
-	var win []int64
-	var val []float64
-	if int64(cap(g.spareWin)) >= size {
-		win, val = g.spareWin[:size], g.spareVal[:size]
+	var win []gbin
+	if int64(cap(g.spare)) >= size {
+		win = g.spare[:size]
 		clear(win)
 	} else {
-		win, val = make([]int64, size), make([]float64, size)
+		win = make([]gbin, size)
 	}
 	base := lo - (size-(hi-lo+1))/2
 	for j := g.lo; j <= g.hi; j++ {
-		c := g.win[j-g.base]
+		old := g.win[j-g.base]
+		c := old.c
 		if c == 0 {
 			continue
 		}
 		k := j>>shift - base
-		v := g.val[j-g.base]
-		if win[k] == 0 {
-			val[k] = v
-		} else if val[k] != v {
+		v := old.v
+		if win[k].c == 0 {
+			win[k].v = v
+		} else if win[k].v != v {
 			if !g.anyMixed {
 				g.firstMix() // the old window is still whole
 			}
-			val[k] = math.NaN()
+			win[k].v = math.NaN()
 		}
-		win[k] += c
+		win[k].c += c
 	}
-	g.spareWin, g.spareVal = g.win, g.val
-	g.win, g.val, g.base, g.lo, g.hi = win, val, base, lo, hi
+	g.spare = g.win
+	g.win, g.base, g.lo, g.hi = win, base, lo, hi
 }
 
 // flush writes the working window into the exported fields.
@@ -218,17 +223,19 @@ func (g *Grid) flush() {
 	n := g.hi - g.lo + 1
 	off := g.lo - g.base
 	g.Lo = g.lo
-	g.Counts = append([]int64(nil), g.win[off:off+n]...)
+	g.Counts = make([]int64, n)
 	g.Values = make([]float64, n)
 	g.Mixed = nil
 	for k := int64(0); k < n; k++ {
-		if g.Counts[k] == 0 {
+		bin := g.win[off+k]
+		g.Counts[k] = bin.c
+		if bin.c == 0 {
 			continue
 		}
-		if v := g.val[off+k]; v != v {
+		if bin.v != bin.v {
 			g.Mixed = append(g.Mixed, int32(k))
 		} else {
-			g.Values[k] = g.val[off+k]
+			g.Values[k] = bin.v
 		}
 	}
 }
