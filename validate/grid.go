@@ -37,12 +37,12 @@ type Grid struct {
 	// Mixed lists the offsets into Counts of bins holding several values.
 	Mixed []int32 `json:"mixed,omitempty"`
 
-	live   bool
-	scale  float64 // 2^-Exp
-	base   int64 // index of win[0]
+	live  bool
+	scale float64 // 2^-Exp
+	base  int64   // index of win[0]
 	// win holds each bin's count and single value (NaN once mixed) side
 	// by side, one cache access per value added.
-	win []gbin
+	win    []gbin
 	lo, hi int64
 	// anyMixed is set once a bin holds two values; onMix, when set, is
 	// called just before that happens, while every bin still holds one.
