@@ -54,7 +54,7 @@ var kllDepthCap, kllBudget = func() (caps, budget [65]int) {
 
 // kllLevel0Cap is the smallest capacity of level 0, where values arrive
 // unsorted: a long level 0 is sorted in few radix passes per value.
-const kllLevel0Cap = 1024
+const kllLevel0Cap = 4096
 
 // kllCap is the capacity of level h of height levels.
 func kllCap(h, height int) int {

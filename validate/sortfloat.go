@@ -30,7 +30,7 @@ func radixSort(a []float64, keys []uint64) []uint64 {
 	}
 	// One counting pass for all eight digits, then a scatter pass for
 	// each digit on which the keys differ.
-	var count [8][256]int
+	var count [8][256]int32
 	for _, k := range src {
 		count[0][byte(k)]++
 		count[1][byte(k>>8)]++
@@ -44,10 +44,10 @@ func radixSort(a []float64, keys []uint64) []uint64 {
 	for p := 0; p < 8; p++ {
 		shift := uint(8 * p)
 		c := &count[p]
-		if c[byte(src[0]>>shift)] == n {
+		if int(c[byte(src[0]>>shift)]) == n {
 			continue
 		}
-		pos := 0
+		var pos int32
 		for d := range c {
 			x := c[d]
 			c[d] = pos
