@@ -10,7 +10,8 @@ DATA    ?= $(abspath ../shared/data)
 export KILN_TEST_DATA ?= $(DATA)
 
 .PHONY: all build test test-short vet fmt-check race fuzz quickstart clean \
-	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit bench-store_overhead bench-serve_load
+	bench-train_vs_torch bench-sgemm bench-allreduce_vs_gloo bench-ddp_vs_torch bench-ps_staleness bench-spam bench-label_fit \
+	bench-store_overhead bench-serve_load bench-validate_vs_pandas
 
 all: build
 
@@ -29,7 +30,7 @@ fmt-check:
 test: fmt-check vet
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
 	$(GO) test -count=1 ./tensor/... ./autograd/... ./nn/...
-	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/... ./pipeline/... ./store/... ./serve/...
+	$(GO) test -race -count=1 ./data/... ./train/... ./collective/... ./parallel/... ./pipeline/... ./store/... ./serve/... ./validate/...
 
 race:
 	$(GO) test -race -tags '$(TAGS)' ./...
@@ -50,6 +51,12 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecodeRESTRequest -fuzztime 30s ./serve/
 	$(GO) test -run XXX -fuzz FuzzDecodeGRPCRequest -fuzztime 30s ./serve/
 	$(GO) test -run XXX -fuzz FuzzDecodeRESTBinary -fuzztime 30s ./serve/
+	$(GO) test -run XXX -fuzz FuzzCSVScanner -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzCSVSplit -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzJSONL -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzDecodeStats -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzDecodeSchema -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzParquet -fuzztime 30s ./validate/
 
 # The quickstart is a pipeline (examples/quickstart/pipeline.yaml): a second
 # run skips every cached step. KILN_THREADS=N sets its threads variable.
@@ -84,3 +91,6 @@ bench-store_overhead:
 	bash bench/store_overhead/run.sh
 bench-serve_load: build
 	bash bench/serve_load/run.sh
+
+bench-validate_vs_pandas:
+	bash bench/validate_vs_pandas/run.sh

@@ -35,6 +35,7 @@ func verbs() map[string]verb {
 		"eval":       {runEval, "evaluate a saved model on a data set's test split"},
 		"predict":    {runPredict, "classify IDX or PNG images with a saved model"},
 		"data":       {runData, "data pull|add|delete: fetch MNIST-format sets, record a data set, delete rows from a CSV one"},
+		"validate":   {runValidate, "validate stats|infer|check|drift|update|report: statistics, schemas, anomalies, drift"},
 		"label":      {runLabel, "label apply|analyze|fit|predict: labeling functions and label models"},
 		"runs":       {runRuns, "runs ls|show: the runs recorded in the store"},
 		"models":     {runModels, "models ls|register|promote: the model registry"},

@@ -1,0 +1,111 @@
+package validate
+
+import (
+	"bytes"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// TestParquetMatchesCSV writes three taxi columns as Parquet (empty CSV
+// fields as nulls) and checks the statistics match the CSV's.
+func TestParquetMatchesCSV(t *testing.T) {
+	header, rows := taxiRecords(t)
+	fare, pay, sec := col(header, "fare"), col(header, "payment_type"), col(header, "trip_seconds")
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "fare", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "payment_type", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "trip_seconds", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	var csvRows [][]string
+	for _, r := range rows {
+		v, _ := strconv.ParseFloat(r[fare], 64)
+		b.Field(0).(*array.Float64Builder).Append(v)
+		b.Field(1).(*array.StringBuilder).Append(r[pay])
+		if r[sec] == "" {
+			b.Field(2).(*array.Int64Builder).AppendNull()
+		} else {
+			s, err := strconv.ParseFloat(r[sec], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Field(2).(*array.Int64Builder).Append(int64(s))
+		}
+		csvRows = append(csvRows, []string{r[fare], r[pay], r[sec]})
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	p := filepath.Join(t.TempDir(), "taxi.parquet")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(schema, f, nil, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pq, err := ComputeFile(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := statsOf1(t, writeCSV(t, []string{"fare", "payment_type", "trip_seconds"}, csvRows))
+	if pq.Rows != cs.Rows {
+		t.Fatalf("rows %d, CSV %d", pq.Rows, cs.Rows)
+	}
+	for _, name := range []string{"fare", "payment_type", "trip_seconds"} {
+		a, c := pq.Feature(name), cs.Feature(name)
+		if a.Count != c.Count || a.Missing != c.Missing || a.Numeric.N != c.Numeric.N || !near(a.Numeric.Mean, c.Numeric.Mean, 1e-12) ||
+			a.Numeric.Min != c.Numeric.Min || a.Numeric.Max != c.Numeric.Max || !slices.Equal(a.Numeric.Histogram, c.Numeric.Histogram) ||
+			!maps.Equal(a.String.Values.Counts, c.String.Values.Counts) {
+			t.Errorf("%s: parquet %+v\ncsv %+v", name, a, c)
+		}
+	}
+	if pq.Feature("trip_seconds").Type != TypeInt || pq.Feature("payment_type").Type != TypeString {
+		t.Errorf("types %s %s", pq.Feature("trip_seconds").Type, pq.Feature("payment_type").Type)
+	}
+	if _, err := ComputeFile(writeCSV(t, []string{"a"}, [][]string{{"1"}}), Options{Format: "parquet"}); err == nil {
+		t.Error("a CSV file read as Parquet gave no error")
+	}
+}
+
+// smallParquet returns the bytes of a two-column, three-row Parquet file.
+func smallParquet(t testing.TB) []byte {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "x", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.Float64Builder).AppendValues([]float64{1.5, 0, -2}, []bool{true, false, true})
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"a", "b", "a"}, nil)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var buf bytes.Buffer
+	w, err := pqarrow.NewFileWriter(schema, &buf, nil, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,215 @@
+package validate
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kiln-ml/kiln/internal/vfs"
+)
+
+// Schema describes what valid data looks like, in human-editable YAML:
+//
+//	version: 1
+//	environments: [TRAINING, SERVING]
+//	row_count: {min: 1000}
+//	features:
+//	  - name: fare
+//	    type: FLOAT
+//	    presence: {min_fraction: 1}
+//	    range: {min: 0, max: 700}
+//	    drift: {jensen_shannon: 0.1}
+//	  - name: payment_type
+//	    type: STRING
+//	    presence: {min_fraction: 1}
+//	    domain: [Cash, Credit Card, ...]
+//	    drift: {l_infinity: 0.1}
+//	  - name: tips
+//	    type: FLOAT
+//	    not_in_environment: [SERVING]
+//
+// A feature applies in every environment unless in_environment lists the
+// ones it applies in or not_in_environment the ones it does not (a label
+// is absent in serving).
+type Schema struct {
+	Version      int      `yaml:"version"`
+	Environments []string `yaml:"environments,omitempty"`
+	// DefaultEnvironment is used when a check names none.
+	DefaultEnvironment string `yaml:"default_environment,omitempty"`
+	// RowCount bounds the number of rows.
+	RowCount *Bounds `yaml:"row_count,omitempty"`
+	// CSV says how the data's CSV files are read (for example column names
+	// of files without a header); flags override it.
+	CSV      *CSVOptions     `yaml:"csv,omitempty"`
+	Features []FeatureSchema `yaml:"features"`
+}
+
+// Bounds is an optional minimum and maximum.
+type Bounds struct {
+	Min *float64 `yaml:"min,omitempty"`
+	Max *float64 `yaml:"max,omitempty"`
+}
+
+// FeatureSchema is what the schema says about one feature.
+type FeatureSchema struct {
+	Name     string   `yaml:"name"`
+	Type     Type     `yaml:"type"`
+	Presence Presence `yaml:"presence"`
+	// Domain lists the values a string feature may take; empty means any.
+	Domain []string `yaml:"domain,omitempty,flow"`
+	// MinDomainMass is the smallest fraction of values that must be in
+	// Domain (default 1: any other value is an anomaly).
+	MinDomainMass *float64 `yaml:"min_domain_mass,omitempty"`
+	// Range bounds a numeric feature's values.
+	Range *Bounds `yaml:"range,omitempty"`
+	// AllowNaN accepts NaN and infinities.
+	AllowNaN bool `yaml:"allow_nan,omitempty"`
+	// Drift and Skew hold thresholds on the distance between two data
+	// sets' distributions: spans of the same source (drift) and training
+	// against serving (skew, which falls back to Drift when unset).
+	Drift *Threshold `yaml:"drift,omitempty"`
+	Skew  *Threshold `yaml:"skew,omitempty"`
+
+	InEnvironment    []string `yaml:"in_environment,omitempty,flow"`
+	NotInEnvironment []string `yaml:"not_in_environment,omitempty,flow"`
+}
+
+// Presence says how often a feature must have a value.
+type Presence struct {
+	// MinFraction is the smallest fraction of rows with a value; 1 means
+	// required.
+	MinFraction float64 `yaml:"min_fraction"`
+}
+
+// Threshold bounds a distance: L-infinity for categorical features,
+// Jensen-Shannon divergence for numeric ones, over Bins equal-width bins
+// (default 10).
+type Threshold struct {
+	LInfinity     *float64 `yaml:"l_infinity,omitempty"`
+	JensenShannon *float64 `yaml:"jensen_shannon,omitempty"`
+	Bins          int      `yaml:"bins,omitempty"`
+}
+
+// Feature returns the schema of feature name, or nil.
+func (s *Schema) Feature(name string) *FeatureSchema {
+	for i := range s.Features {
+		if s.Features[i].Name == name {
+			return &s.Features[i]
+		}
+	}
+	return nil
+}
+
+// InEnv reports whether feature f applies in environment env ("" means
+// every feature applies).
+func (f *FeatureSchema) InEnv(env string) bool {
+	if env == "" {
+		return true
+	}
+	if slices.Contains(f.NotInEnvironment, env) {
+		return false
+	}
+	return len(f.InEnvironment) == 0 || slices.Contains(f.InEnvironment, env)
+}
+
+// CheckEnv returns an error when env is not one of the schema's
+// environments ("" and schemas without environments accept any).
+func (s *Schema) CheckEnv(env string) error {
+	if env == "" || len(s.Environments) == 0 || slices.Contains(s.Environments, env) {
+		return nil
+	}
+	return fmt.Errorf("environment %q is not in the schema's environments %v", env, s.Environments)
+}
+
+// Validate checks the schema's own consistency.
+func (s *Schema) Validate() error {
+	seen := map[string]bool{}
+	for i, f := range s.Features {
+		if f.Name == "" {
+			return fmt.Errorf("feature %d has no name", i+1)
+		}
+		if seen[f.Name] {
+			return fmt.Errorf("feature %q twice", f.Name)
+		}
+		seen[f.Name] = true
+		switch f.Type {
+		case TypeInt, TypeFloat, TypeString, TypeBool, TypeUnknown:
+		default:
+			return fmt.Errorf("feature %q: type %q (want INT, FLOAT, STRING or BOOL)", f.Name, f.Type)
+		}
+		if f.Presence.MinFraction < 0 || f.Presence.MinFraction > 1 {
+			return fmt.Errorf("feature %q: presence.min_fraction %v not in [0, 1]", f.Name, f.Presence.MinFraction)
+		}
+		if r := f.Range; r != nil && r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+			return fmt.Errorf("feature %q: range min %v above max %v", f.Name, *r.Min, *r.Max)
+		}
+		for _, t := range []*Threshold{f.Drift, f.Skew} {
+			if t != nil && t.Bins < 0 {
+				return fmt.Errorf("feature %q: %d bins", f.Name, t.Bins)
+			}
+		}
+		for _, env := range append(slices.Clone(f.InEnvironment), f.NotInEnvironment...) {
+			if len(s.Environments) > 0 && !slices.Contains(s.Environments, env) {
+				return fmt.Errorf("feature %q: environment %q is not in the schema's environments %v", f.Name, env, s.Environments)
+			}
+		}
+	}
+	if s.DefaultEnvironment != "" && !slices.Contains(s.Environments, s.DefaultEnvironment) {
+		return fmt.Errorf("default_environment %q is not in environments %v", s.DefaultEnvironment, s.Environments)
+	}
+	return nil
+}
+
+// DecodeSchema parses and validates a YAML schema; unknown keys are
+// errors, so that a misspelt constraint is not silently ignored.
+func DecodeSchema(b []byte, name string) (*Schema, error) {
+	var s Schema
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("schema %s: %w", name, err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("schema %s: %w", name, err)
+	}
+	return &s, nil
+}
+
+// LoadSchema reads a YAML schema file.
+func LoadSchema(path string) (*Schema, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	return DecodeSchema(b, path)
+}
+
+// Encode returns the schema as YAML.
+func (s *Schema) Encode() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(s); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Save writes the schema to path atomically.
+func (s *Schema) Save(path string) error { return s.save(vfs.OS, path) }
+
+func (s *Schema) save(fs vfs.FS, path string) error {
+	b, err := s.Encode()
+	if err != nil {
+		return fmt.Errorf("save schema %s: %w", path, err)
+	}
+	if err := vfs.WriteFileAtomic(fs, path, b); err != nil {
+		return fmt.Errorf("save schema %s: %w", path, err)
+	}
+	return nil
+}
+
+func ptr(v float64) *float64 { return &v }
