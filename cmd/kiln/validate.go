@@ -32,7 +32,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	verbs := map[string]func([]string, io.Writer, io.Writer) int{
+	verbs := map[string]func([]string, *validateRun, io.Writer, io.Writer) int{
 		"stats": validateStats, "infer": validateInfer, "check": validateCheck,
 		"drift": validateDrift, "update": validateUpdate, "report": validateReport,
 	}
@@ -41,7 +41,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kiln validate: unknown verb %q\n%s\n", args[0], validateUsage)
 		return exitUsage
 	}
-	return v(args[1:], stdout, stderr)
+	return recordValidate(args[0], args[1:], stdout, stderr, v)
 }
 
 // readFlags are the flags that say how data files are read.
@@ -158,7 +158,7 @@ func loadSchema(path string) (*validate.Schema, error) {
 	return validate.LoadSchema(path)
 }
 
-func validateStats(args []string, stdout, stderr io.Writer) int {
+func validateStats(args []string, vr *validateRun, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln validate stats", flag.ContinueOnError)
 	rf := addReadFlags(fs)
 	out := fs.String("out", "", "write the statistics (with their sketches, for merging) as JSON here")
@@ -178,11 +178,15 @@ func validateStats(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "validate stats: %v", err)
 	}
+	vr.use("data", files...)
+	vr.set("rows", st.Rows)
+	vr.set("features", len(st.Features))
 	took := time.Since(start).Seconds()
 	if *out != "" {
 		if err := st.Save(*out); err != nil {
 			return fail(stderr, "validate stats: %v", err)
 		}
+		vr.produce("stats", *out)
 	}
 	if *rf.asJSON {
 		sum := st.Summary()
@@ -193,7 +197,7 @@ func validateStats(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func validateInfer(args []string, stdout, stderr io.Writer) int {
+func validateInfer(args []string, vr *validateRun, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln validate infer", flag.ContinueOnError)
 	rf := addReadFlags(fs)
 	out := fs.String("out", "", "write the schema (YAML) here")
@@ -218,6 +222,8 @@ func validateInfer(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "validate infer: %v", err)
 	}
+	vr.use("data", files...)
+	vr.set("rows", st.Rows)
 	s := validate.Infer(st, validate.InferOptions{MaxDomainSize: *maxDomain, Ranges: *ranges, MinRowsFraction: *minRows, DriftThreshold: *drift})
 	s.Environments = splitList(*envs)
 	for _, p := range splitList(*notIn) {
@@ -238,6 +244,8 @@ func validateInfer(args []string, stdout, stderr io.Writer) int {
 	if err := s.Save(*out); err != nil {
 		return fail(stderr, "validate infer: %v", err)
 	}
+	vr.produce("schema", *out)
+	vr.set("features", len(s.Features))
 	if *rf.asJSON {
 		return writeJSON(stdout, map[string]any{"out": *out, "rows": st.Rows, "features": len(s.Features), "schema": s})
 	}
@@ -245,7 +253,7 @@ func validateInfer(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func validateCheck(args []string, stdout, stderr io.Writer) int {
+func validateCheck(args []string, vr *validateRun, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln validate check", flag.ContinueOnError)
 	rf := addReadFlags(fs)
 	schemaPath := fs.String("schema", "", "schema (YAML)")
@@ -272,7 +280,12 @@ func validateCheck(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "validate check: %v", err)
 	}
+	vr.use("schema", *schemaPath)
+	vr.use("data", files...)
+	vr.set("rows", st.Rows)
+	vr.set("env", *env)
 	as := validate.Check(st, s, *env)
+	vr.findings(as)
 	code = exitOK
 	if len(as) > 0 {
 		code = exitFound
@@ -294,7 +307,7 @@ func nonNil[T any](xs []T) []T {
 	return xs
 }
 
-func validateDrift(args []string, stdout, stderr io.Writer) int {
+func validateDrift(args []string, vr *validateRun, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln validate drift", flag.ContinueOnError)
 	rf := addReadFlags(fs)
 	schemaPath := fs.String("schema", "", "schema (YAML) with per-feature thresholds")
@@ -326,6 +339,13 @@ func validateDrift(args []string, stdout, stderr io.Writer) int {
 	}
 	ds := validate.Compare(base, cur, s, validate.CompareOptions{Skew: *skew, Default: *threshold, Bins: *bins})
 	as := validate.DistanceAnomalies(ds, *skew)
+	if *schemaPath != "" {
+		vr.use("schema", *schemaPath)
+	}
+	vr.use("data", files...)
+	vr.set("measure", map[bool]string{false: "drift", true: "skew"}[*skew])
+	vr.distances(ds)
+	vr.findings(as)
 	code = exitOK
 	if len(as) > 0 {
 		code = exitFound
@@ -352,7 +372,7 @@ func validateDrift(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func validateUpdate(args []string, stdout, stderr io.Writer) int {
+func validateUpdate(args []string, vr *validateRun, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln validate update", flag.ContinueOnError)
 	rf := addReadFlags(fs)
 	schemaPath := fs.String("schema", "", "current schema (YAML)")
@@ -380,7 +400,12 @@ func validateUpdate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "validate update: %v", err)
 	}
+	vr.use("schema", *schemaPath)
+	vr.use("data", files...)
+	vr.set("rows", st.Rows)
 	next, diff := validate.Update(s, st, *env, validate.InferOptions{})
+	vr.set("version", next.Version)
+	vr.set("changes", len(diff))
 	b, err := next.Encode()
 	if err != nil {
 		return fail(stderr, "validate update: %v", err)
@@ -389,6 +414,7 @@ func validateUpdate(args []string, stdout, stderr io.Writer) int {
 		if err := vfs.WriteFileAtomic(vfs.OS, *out, b); err != nil {
 			return fail(stderr, "validate update: %v", err)
 		}
+		vr.produce("schema", *out)
 	}
 	if *rf.asJSON {
 		return writeJSON(stdout, map[string]any{"version": next.Version, "changes": nonNil(diff), "out": *out, "schema": next})
@@ -408,7 +434,7 @@ func validateUpdate(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func validateReport(args []string, stdout, stderr io.Writer) int {
+func validateReport(args []string, vr *validateRun, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiln validate report", flag.ContinueOnError)
 	rf := addReadFlags(fs)
 	out := fs.String("out", "", "write the HTML report here")
@@ -458,6 +484,13 @@ func validateReport(args []string, stdout, stderr io.Writer) int {
 	if err := vfs.WriteFileAtomic(vfs.OS, *out, b.Bytes()); err != nil {
 		return fail(stderr, "validate report: %v", err)
 	}
+	if *schemaPath != "" {
+		vr.use("schema", *schemaPath)
+	}
+	vr.use("data", files...)
+	vr.produce("report", *out)
+	vr.distances(r.Distances)
+	vr.findings(r.Anomalies)
 	code = exitOK
 	if len(r.Anomalies) > 0 {
 		code = exitFound
