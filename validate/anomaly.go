@@ -90,6 +90,13 @@ func Check(st *Stats, s *Schema, env string) []Anomaly {
 				Examples:    exampleValues(f, 3)})
 		}
 	}
+	// Data without rows passes no feature check (each needs rows to
+	// judge), so it is an anomaly unless the schema allows it with an
+	// explicit row_count.min of 0.
+	if st.Rows == 0 && (s.RowCount == nil || s.RowCount.Min == nil) {
+		out = append(out, Anomaly{Kind: RowCountTooLow, Severity: SeverityError,
+			Description: "The data has no rows (set row_count.min: 0 in the schema to allow it)."})
+	}
 	if rc := s.RowCount; rc != nil {
 		if rc.Min != nil && float64(st.Rows) < *rc.Min {
 			out = append(out, Anomaly{Kind: RowCountTooLow, Severity: SeverityError,

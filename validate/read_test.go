@@ -44,6 +44,16 @@ func TestBadInput(t *testing.T) {
 		if got := Kinds(Check(s, schema, "")); !slices.Equal(got, []AnomalyKind{RowCountTooLow}) {
 			t.Errorf("kinds %v", got)
 		}
+		// A schema inferred without a row-count floor still flags it,
+		// and one with row_count.min 0 allows it.
+		schema.RowCount = nil
+		if got := Kinds(Check(s, schema, "")); !slices.Equal(got, []AnomalyKind{RowCountTooLow}) {
+			t.Errorf("no row_count: kinds %v", got)
+		}
+		schema.RowCount = &Bounds{Min: ptr(0)}
+		if got := Check(s, schema, ""); len(got) != 0 {
+			t.Errorf("row_count.min 0: %+v", got)
+		}
 	})
 	t.Run("mixed column against its own schema", func(t *testing.T) {
 		s, err := computeString(t, "zip,k\n60601,a\nN/A,b\n60602,a\n", o)
