@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -86,7 +87,7 @@ type Presence struct {
 
 // Threshold bounds a distance: L-infinity for categorical features,
 // Jensen-Shannon divergence for numeric ones, over Bins equal-width bins
-// (default 10).
+// (default DefaultBins, 100). A threshold of 0 judges nothing.
 type Threshold struct {
 	LInfinity     *float64 `yaml:"l_infinity,omitempty"`
 	JensenShannon *float64 `yaml:"jensen_shannon,omitempty"`
@@ -124,43 +125,131 @@ func (s *Schema) CheckEnv(env string) error {
 	return fmt.Errorf("environment %q is not in the schema's environments %v", env, s.Environments)
 }
 
-// Validate checks the schema's own consistency.
+// Validate checks the schema's own consistency: names, types, fractions
+// and distance thresholds in [0, 1], ranges and row counts with min not
+// above max, and environments among the declared ones. A problem with a
+// feature is a *FieldError.
 func (s *Schema) Validate() error {
+	if rc := s.RowCount; rc != nil && rc.Min != nil && rc.Max != nil && *rc.Min > *rc.Max {
+		return &FieldError{Feature: -1, Key: "row_count", Err: fmt.Errorf("row_count min %v above max %v", *rc.Min, *rc.Max)}
+	}
 	seen := map[string]bool{}
-	for i, f := range s.Features {
-		if f.Name == "" {
-			return fmt.Errorf("feature %d has no name", i+1)
-		}
-		if seen[f.Name] {
-			return fmt.Errorf("feature %q twice", f.Name)
-		}
-		seen[f.Name] = true
-		switch f.Type {
-		case TypeInt, TypeFloat, TypeString, TypeBool, TypeUnknown:
-		default:
-			return fmt.Errorf("feature %q: type %q (want INT, FLOAT, STRING or BOOL)", f.Name, f.Type)
-		}
-		if f.Presence.MinFraction < 0 || f.Presence.MinFraction > 1 {
-			return fmt.Errorf("feature %q: presence.min_fraction %v not in [0, 1]", f.Name, f.Presence.MinFraction)
-		}
-		if r := f.Range; r != nil && r.Min != nil && r.Max != nil && *r.Min > *r.Max {
-			return fmt.Errorf("feature %q: range min %v above max %v", f.Name, *r.Min, *r.Max)
-		}
-		for _, t := range []*Threshold{f.Drift, f.Skew} {
-			if t != nil && t.Bins < 0 {
-				return fmt.Errorf("feature %q: %d bins", f.Name, t.Bins)
-			}
-		}
-		for _, env := range append(slices.Clone(f.InEnvironment), f.NotInEnvironment...) {
-			if len(s.Environments) > 0 && !slices.Contains(s.Environments, env) {
-				return fmt.Errorf("feature %q: environment %q is not in the schema's environments %v", f.Name, env, s.Environments)
-			}
+	for i := range s.Features {
+		if err := s.validateFeature(i, seen); err != nil {
+			return err
 		}
 	}
 	if s.DefaultEnvironment != "" && !slices.Contains(s.Environments, s.DefaultEnvironment) {
-		return fmt.Errorf("default_environment %q is not in environments %v", s.DefaultEnvironment, s.Environments)
+		return &FieldError{Feature: -1, Key: "default_environment", Err: fmt.Errorf("default_environment %q is not in environments %v", s.DefaultEnvironment, s.Environments)}
 	}
 	return nil
+}
+
+// FieldError is a problem with one setting of a schema: of feature
+// number Feature (counted from 0; -1 for a setting of the whole schema),
+// under key Key ("" for the feature as a whole).
+type FieldError struct {
+	Feature int
+	Key     string
+	Err     error
+}
+
+// Error returns the problem's description.
+func (e *FieldError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func (s *Schema) validateFeature(i int, seen map[string]bool) error {
+	f := &s.Features[i]
+	bad := func(key, format string, args ...any) error {
+		return &FieldError{Feature: i, Key: key, Err: fmt.Errorf("feature %q: "+format, append([]any{f.Name}, args...)...)}
+	}
+	if f.Name == "" {
+		return &FieldError{Feature: i, Err: fmt.Errorf("feature %d has no name", i+1)}
+	}
+	if seen[f.Name] {
+		return bad("name", "twice")
+	}
+	seen[f.Name] = true
+	switch f.Type {
+	case TypeInt, TypeFloat, TypeString, TypeBool, TypeUnknown:
+	default:
+		return bad("type", "type %q (want INT, FLOAT, STRING or BOOL)", f.Type)
+	}
+	if f.Presence.MinFraction < 0 || f.Presence.MinFraction > 1 {
+		return bad("presence", "presence.min_fraction %v not in [0, 1]", f.Presence.MinFraction)
+	}
+	if m := f.MinDomainMass; m != nil && (*m < 0 || *m > 1) {
+		return bad("min_domain_mass", "min_domain_mass %v not in [0, 1]", *m)
+	}
+	if r := f.Range; r != nil && r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+		return bad("range", "range min %v above max %v", *r.Min, *r.Max)
+	}
+	for _, t := range []struct {
+		key string
+		th  *Threshold
+	}{{"drift", f.Drift}, {"skew", f.Skew}} {
+		if t.th == nil {
+			continue
+		}
+		if t.th.Bins < 0 {
+			return bad(t.key, "%s: %d bins", t.key, t.th.Bins)
+		}
+		// Both distances lie in [0, 1]: a threshold outside it would
+		// never (negative: always) be crossed.
+		for name, v := range map[string]*float64{LInfinity: t.th.LInfinity, JensenShannon: t.th.JensenShannon} {
+			if v != nil && (*v < 0 || *v > 1 || *v != *v) {
+				return bad(t.key, "%s.%s %v not in [0, 1]", t.key, name, *v)
+			}
+		}
+	}
+	for _, env := range append(slices.Clone(f.InEnvironment), f.NotInEnvironment...) {
+		if len(s.Environments) > 0 && !slices.Contains(s.Environments, env) {
+			key := "not_in_environment"
+			if slices.Contains(f.InEnvironment, env) {
+				key = "in_environment"
+			}
+			return bad(key, "environment %q is not in the schema's environments %v", env, s.Environments)
+		}
+	}
+	return nil
+}
+
+// fieldLine returns the line of e's setting in the YAML document b (0
+// when it cannot be found).
+func fieldLine(b []byte, e *FieldError) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	root := doc.Content[0]
+	lookup := func(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
+		if m.Kind != yaml.MappingNode {
+			return nil, nil
+		}
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			if m.Content[j].Value == key {
+				return m.Content[j], m.Content[j+1]
+			}
+		}
+		return nil, nil
+	}
+	if e.Feature < 0 {
+		if k, _ := lookup(root, e.Key); k != nil {
+			return k.Line
+		}
+		return 0
+	}
+	_, fs := lookup(root, "features")
+	if fs == nil || fs.Kind != yaml.SequenceNode || e.Feature >= len(fs.Content) {
+		return 0
+	}
+	item := fs.Content[e.Feature]
+	if k, _ := lookup(item, e.Key); k != nil {
+		return k.Line
+	}
+	return item.Line
 }
 
 // DecodeSchema parses and validates a YAML schema; unknown keys are
@@ -173,6 +262,12 @@ func DecodeSchema(b []byte, name string) (*Schema, error) {
 		return nil, fmt.Errorf("schema %s: %w", name, err)
 	}
 	if err := s.Validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			if line := fieldLine(b, fe); line > 0 {
+				return nil, fmt.Errorf("schema %s:%d: %w", name, line, err)
+			}
+		}
 		return nil, fmt.Errorf("schema %s: %w", name, err)
 	}
 	return &s, nil
