@@ -77,6 +77,12 @@ func Check(st *Stats, s *Schema, env string) []Anomaly {
 		}
 		f := st.Feature(fs.Name)
 		if f == nil {
+			// An optional feature (presence.min_fraction 0, as Update
+			// proposes for a column that went missing) may be absent,
+			// as in TFDV.
+			if fs.Presence.MinFraction == 0 {
+				continue
+			}
 			out = append(out, Anomaly{Kind: MissingColumn, Feature: fs.Name, Severity: SeverityError,
 				Description: fmt.Sprintf("Column %q is in the schema but not in the data.", fs.Name)})
 			continue

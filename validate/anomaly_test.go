@@ -244,3 +244,28 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("differences %q, want %q", diff, want)
 	}
 }
+
+// TestUpdateMissingColumn: a required column that went missing is an
+// anomaly; Update makes it optional, and the proposal accepts the data.
+func TestUpdateMissingColumn(t *testing.T) {
+	o := Options{Workers: 1}
+	old, err := computeString(t, "a,b,c\n1,x,2\n2,y,3\n", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := Infer(old, InferOptions{})
+	cur, err := computeString(t, "a,b\n1,x\n2,y\n", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Kinds(Check(cur, schema, "")); !slices.Equal(got, []AnomalyKind{MissingColumn}) {
+		t.Fatalf("before update: kinds %v", got)
+	}
+	prop, diff := Update(schema, cur, "", InferOptions{})
+	if !slices.Equal(diff, []string{"~ c: presence.min_fraction 1 -> 0 (column missing)"}) {
+		t.Errorf("differences %q", diff)
+	}
+	if as := Check(cur, prop, ""); len(as) != 0 {
+		t.Errorf("proposed schema still finds %+v", as)
+	}
+}

@@ -39,7 +39,10 @@
 //     reports TFDV's core kinds (missing and new columns, type mismatch,
 //     low presence, unexpected string values, out of range, NaN or
 //     infinity, row count) plus invalid UTF-8 and ragged rows, each with a
-//     kind, feature, severity, sentence and examples.
+//     kind, feature, severity, sentence and examples. As in TFDV, a
+//     missing column is an anomaly only when the schema requires some
+//     presence (presence.min_fraction above 0), and data without rows is
+//     one unless row_count.min is 0.
 //   - Drift and skew (drift.go): L-infinity distance between normalised
 //     value counts for categorical features; Jensen-Shannon divergence
 //     (bits) between histograms for numeric ones, over n equal-width bins
