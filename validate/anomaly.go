@@ -165,10 +165,13 @@ func checkFeature(f *FeatureStats, fs *FeatureSchema, rows int64) []Anomaly {
 				ex = append(ex, ValueCount{v, c})
 			}
 		}
-		if fs.Type == TypeString {
+		if fs.Type == TypeString && f.Numbers > 0 {
 			// Values that parse as numbers are counted as numbers, not by
-			// their text, so they cannot be matched against a domain.
-			bad += f.Numbers
+			// their text: they are matched against the domain's numbers by
+			// value.
+			nb, nex := numbersOutside(f, fs.Domain)
+			bad += nb
+			ex = append(ex, nex...)
 		}
 		mass := 1.0
 		if fs.MinDomainMass != nil {
@@ -236,6 +239,47 @@ func checkFeature(f *FeatureStats, fs *FeatureSchema, rows int64) []Anomaly {
 		add(InvalidUTF8, frac(f.InvalidUTF8, f.Count), []string{f.InvalidUTF8Example}, "Feature %q has %d values that are not valid UTF-8.", f.Name, f.InvalidUTF8)
 	}
 	return out
+}
+
+// numbersOutside counts the numeric values of a string feature that are
+// not numbers of its domain ("10" matches 10 and 10.0), with examples.
+// The fine grid knows a value exactly where a bin holds one distinct
+// value; the values of a mixed bin are counted outside unless the whole
+// bin is one domain number.
+func numbersOutside(f *FeatureStats, domain []string) (int64, []ValueCount) {
+	in := map[float64]bool{}
+	for _, v := range domain {
+		if x, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			in[x] = true
+		}
+	}
+	n := f.Numeric
+	var bad int64
+	var ex []ValueCount
+	for _, sp := range []struct {
+		c int64
+		v float64
+	}{{n.NaN, math.NaN()}, {n.PosInf, math.Inf(1)}, {n.NegInf, math.Inf(-1)}} {
+		if sp.c > 0 && !in[sp.v] { // NaN is never in the map
+			bad += sp.c
+			ex = append(ex, ValueCount{strconv.FormatFloat(sp.v, 'g', -1, 64), sp.c})
+		}
+	}
+	if n.Moments.N == 0 {
+		return bad, ex
+	}
+	for _, m := range n.Grid.masses(n.Min, n.Max) {
+		if m.point && in[m.a] {
+			continue
+		}
+		bad += int64(m.c)
+		v := strconv.FormatFloat(m.a, 'g', -1, 64)
+		if !m.point {
+			v = fmt.Sprintf("a number in [%s, %s]", v, strconv.FormatFloat(m.b, 'g', -1, 64))
+		}
+		ex = append(ex, ValueCount{v, int64(m.c)})
+	}
+	return bad, ex
 }
 
 // outside returns the fraction of finite values outside [lo, hi], from

@@ -269,3 +269,26 @@ func TestUpdateMissingColumn(t *testing.T) {
 		t.Errorf("proposed schema still finds %+v", as)
 	}
 }
+
+// TestDomainWithNumbers: values of a string feature that parse as numbers
+// are matched against the domain's numbers by value ("10" and "10.0"
+// against "10"), reported with examples when outside, and Update adds
+// them.
+func TestDomainWithNumbers(t *testing.T) {
+	st, err := computeString(t, "size\nS\nM\n10\n10.0\n7\n7\n", Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := &Schema{Version: 1, Features: []FeatureSchema{{Name: "size", Type: TypeString, Presence: Presence{1}, Domain: []string{"10", "M", "S"}}}}
+	as := Check(st, schema, "")
+	if len(as) != 1 || as[0].Kind != UnexpectedStrings || !slices.Equal(as[0].Examples, []string{`"7"`}) || !strings.Contains(as[0].Description, `2 values outside its domain: "7"`) {
+		t.Fatalf("anomalies %+v", as)
+	}
+	prop, diff := Update(schema, st, "", InferOptions{})
+	if !slices.Equal(diff, []string{`+ size: domain value "7"`}) {
+		t.Errorf("differences %q", diff)
+	}
+	if as := Check(st, prop, ""); len(as) != 0 {
+		t.Errorf("proposed schema still finds %+v", as)
+	}
+}

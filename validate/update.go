@@ -58,6 +58,16 @@ func Update(old *Schema, st *Stats, env string, o InferOptions) (*Schema, []stri
 					add = append(add, v)
 				}
 			}
+			if fs.Type == TypeString && f.Numbers > 0 {
+				// Numbers the grid knows exactly join as their shortest
+				// text; a number known only as a range cannot.
+				_, nums := numbersOutside(f, fs.Domain)
+				for _, vc := range nums {
+					if _, err := strconv.ParseFloat(vc.Value, 64); err == nil {
+						add = append(add, vc.Value)
+					}
+				}
+			}
 			sort.Strings(add)
 			for _, v := range add {
 				note("+ %s: domain value %s", fs.Name, strconv.Quote(v))
