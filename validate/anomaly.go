@@ -135,7 +135,9 @@ func checkFeature(f *FeatureStats, fs *FeatureSchema, rows int64) []Anomaly {
 		if f.Strings > 0 {
 			add(TypeMismatch, frac(f.Strings, f.Count), stringExamples(f, 5), "Feature %q is INT in the schema but %d values are not numbers.", f.Name, f.Strings)
 		} else if nonInt := f.Numbers - f.Integers - special; nonInt > 0 {
-			add(TypeMismatch, frac(nonInt, f.Count), nil, "Feature %q is INT in the schema but %d values are not integers.", f.Name, nonInt)
+			// A value is an integer as written ("180.0" is not, as TFDV
+			// infers FLOAT for it).
+			add(TypeMismatch, frac(nonInt, f.Count), fractionExamples(f, 5), "Feature %q is INT in the schema but %d values are written with a decimal point or exponent.", f.Name, nonInt)
 		}
 	case TypeFloat:
 		if f.Strings > 0 {
@@ -144,7 +146,7 @@ func checkFeature(f *FeatureStats, fs *FeatureSchema, rows int64) []Anomaly {
 	case TypeBool:
 		if f.Numbers > 0 || f.Strings != f.Bools {
 			bad := f.Numbers + f.Strings - f.Bools
-			add(TypeMismatch, frac(bad, f.Count), nil, "Feature %q is BOOL in the schema but %d values are neither true nor false.", f.Name, bad)
+			add(TypeMismatch, frac(bad, f.Count), notBoolExamples(f, 5), "Feature %q is BOOL in the schema but %d values are neither true nor false.", f.Name, bad)
 		}
 	}
 	if rows > 0 {
@@ -314,6 +316,37 @@ func stringExamples(f *FeatureStats, n int) []string {
 	var out []string
 	for _, vc := range f.String.Values.Top(n) {
 		out = append(out, strconv.Quote(vc.Value))
+	}
+	return out
+}
+
+// fractionExamples returns up to n of a feature's values that are not
+// whole numbers, as far as the fine grid knows them exactly.
+func fractionExamples(f *FeatureStats, n int) []string {
+	var out []string
+	nm := f.Numeric
+	if nm.Moments.N == 0 {
+		return nil
+	}
+	for _, m := range nm.Grid.masses(nm.Min, nm.Max) {
+		if m.point && m.a != math.Trunc(m.a) && len(out) < n {
+			out = append(out, strconv.FormatFloat(m.a, 'g', -1, 64))
+		}
+	}
+	return out
+}
+
+// notBoolExamples returns up to n values of a feature that are neither
+// true nor false: its most frequent other strings, then a number.
+func notBoolExamples(f *FeatureStats, n int) []string {
+	var out []string
+	for _, vc := range f.String.Values.Top(n + 2) {
+		if !isBool([]byte(vc.Value)) && len(out) < n {
+			out = append(out, strconv.Quote(vc.Value))
+		}
+	}
+	if f.Numbers > 0 && f.Numeric.Moments.N > 0 && len(out) < n {
+		out = append(out, strconv.FormatFloat(f.Numeric.Min, 'g', -1, 64))
 	}
 	return out
 }

@@ -292,3 +292,23 @@ func TestDomainWithNumbers(t *testing.T) {
 		t.Errorf("proposed schema still finds %+v", as)
 	}
 }
+
+// TestTypeMismatchExamples: an INT feature with decimals and a BOOL
+// feature with other values each name offending values.
+func TestTypeMismatchExamples(t *testing.T) {
+	st, err := computeString(t, "n,b\n1,true\n2.5,false\n180.0,yes\n4,false\n", Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := &Schema{Version: 1, Features: []FeatureSchema{{Name: "n", Type: TypeInt}, {Name: "b", Type: TypeBool}}}
+	as := Check(st, schema, "")
+	if len(as) != 2 || as[0].Kind != TypeMismatch || as[1].Kind != TypeMismatch {
+		t.Fatalf("anomalies %+v", as)
+	}
+	if !slices.Equal(as[0].Examples, []string{"2.5"}) || !strings.Contains(as[0].Description, "2 values are written with a decimal point") {
+		t.Errorf("INT: %+v", as[0])
+	}
+	if !slices.Equal(as[1].Examples, []string{`"yes"`}) || !strings.Contains(as[1].Description, "1 values are neither true nor false") {
+		t.Errorf("BOOL: %+v", as[1])
+	}
+}

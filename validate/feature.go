@@ -39,7 +39,8 @@ type FeatureStats struct {
 	// Missing is the number of rows without a value.
 	Missing int64 `json:"missing"`
 	// Numbers counts values that parse as numbers (NaN and infinities
-	// included), Integers those that are integers, Strings the others,
+	// included), Integers those written as integers (not "180.0" or
+	// "1e3"), Strings the others,
 	// Bools the strings true and false.
 	Numbers  int64 `json:"numbers"`
 	Integers int64 `json:"integers"`
