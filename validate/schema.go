@@ -36,62 +36,62 @@ import (
 // ones it applies in or not_in_environment the ones it does not (a label
 // is absent in serving).
 type Schema struct {
-	Version      int      `yaml:"version"`
-	Environments []string `yaml:"environments,omitempty"`
+	Version      int      `yaml:"version" json:"version"`
+	Environments []string `yaml:"environments,omitempty" json:"environments,omitempty"`
 	// DefaultEnvironment is used when a check names none.
-	DefaultEnvironment string `yaml:"default_environment,omitempty"`
+	DefaultEnvironment string `yaml:"default_environment,omitempty" json:"default_environment,omitempty"`
 	// RowCount bounds the number of rows.
-	RowCount *Bounds `yaml:"row_count,omitempty"`
+	RowCount *Bounds `yaml:"row_count,omitempty" json:"row_count,omitempty"`
 	// CSV says how the data's CSV files are read (for example column names
 	// of files without a header); flags override it.
-	CSV      *CSVOptions     `yaml:"csv,omitempty"`
-	Features []FeatureSchema `yaml:"features"`
+	CSV      *CSVOptions     `yaml:"csv,omitempty" json:"csv,omitempty"`
+	Features []FeatureSchema `yaml:"features" json:"features"`
 }
 
 // Bounds is an optional minimum and maximum.
 type Bounds struct {
-	Min *float64 `yaml:"min,omitempty"`
-	Max *float64 `yaml:"max,omitempty"`
+	Min *float64 `yaml:"min,omitempty" json:"min,omitempty"`
+	Max *float64 `yaml:"max,omitempty" json:"max,omitempty"`
 }
 
 // FeatureSchema is what the schema says about one feature.
 type FeatureSchema struct {
-	Name     string   `yaml:"name"`
-	Type     Type     `yaml:"type"`
-	Presence Presence `yaml:"presence"`
+	Name     string   `yaml:"name" json:"name"`
+	Type     Type     `yaml:"type" json:"type"`
+	Presence Presence `yaml:"presence" json:"presence"`
 	// Domain lists the values a string feature may take; empty means any.
-	Domain []string `yaml:"domain,omitempty,flow"`
+	Domain []string `yaml:"domain,omitempty,flow" json:"domain,omitempty"`
 	// MinDomainMass is the smallest fraction of values that must be in
 	// Domain (default 1: any other value is an anomaly).
-	MinDomainMass *float64 `yaml:"min_domain_mass,omitempty"`
+	MinDomainMass *float64 `yaml:"min_domain_mass,omitempty" json:"min_domain_mass,omitempty"`
 	// Range bounds a numeric feature's values.
-	Range *Bounds `yaml:"range,omitempty"`
+	Range *Bounds `yaml:"range,omitempty" json:"range,omitempty"`
 	// AllowNaN accepts NaN and infinities.
-	AllowNaN bool `yaml:"allow_nan,omitempty"`
+	AllowNaN bool `yaml:"allow_nan,omitempty" json:"allow_nan,omitempty"`
 	// Drift and Skew hold thresholds on the distance between two data
 	// sets' distributions: spans of the same source (drift) and training
 	// against serving (skew, which falls back to Drift when unset).
-	Drift *Threshold `yaml:"drift,omitempty"`
-	Skew  *Threshold `yaml:"skew,omitempty"`
+	Drift *Threshold `yaml:"drift,omitempty" json:"drift,omitempty"`
+	Skew  *Threshold `yaml:"skew,omitempty" json:"skew,omitempty"`
 
-	InEnvironment    []string `yaml:"in_environment,omitempty,flow"`
-	NotInEnvironment []string `yaml:"not_in_environment,omitempty,flow"`
+	InEnvironment    []string `yaml:"in_environment,omitempty,flow" json:"in_environment,omitempty"`
+	NotInEnvironment []string `yaml:"not_in_environment,omitempty,flow" json:"not_in_environment,omitempty"`
 }
 
 // Presence says how often a feature must have a value.
 type Presence struct {
 	// MinFraction is the smallest fraction of rows with a value; 1 means
 	// required.
-	MinFraction float64 `yaml:"min_fraction"`
+	MinFraction float64 `yaml:"min_fraction" json:"min_fraction"`
 }
 
 // Threshold bounds a distance: L-infinity for categorical features,
 // Jensen-Shannon divergence for numeric ones, over Bins equal-width bins
 // (default DefaultBins, 100). A threshold of 0 judges nothing.
 type Threshold struct {
-	LInfinity     *float64 `yaml:"l_infinity,omitempty"`
-	JensenShannon *float64 `yaml:"jensen_shannon,omitempty"`
-	Bins          int      `yaml:"bins,omitempty"`
+	LInfinity     *float64 `yaml:"l_infinity,omitempty" json:"l_infinity,omitempty"`
+	JensenShannon *float64 `yaml:"jensen_shannon,omitempty" json:"jensen_shannon,omitempty"`
+	Bins          int      `yaml:"bins,omitempty" json:"bins,omitempty"`
 }
 
 // Feature returns the schema of feature name, or nil.

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -31,5 +32,31 @@ func TestSchemaErrorsNameLine(t *testing.T) {
 	// Thresholds at the ends of [0, 1] are fine.
 	if _, err := DecodeSchema([]byte(head+"    drift: {jensen_shannon: 0, l_infinity: 1}\n"), "s.yaml"); err != nil {
 		t.Errorf("thresholds 0 and 1: %v", err)
+	}
+}
+
+// TestSchemaJSONKeys: a schema printed as JSON (the --json output of
+// infer and update) uses the YAML file's keys, so that the JSON reads
+// back as a schema (JSON is YAML) and equals it.
+func TestSchemaJSONKeys(t *testing.T) {
+	doc := "version: 3\nenvironments: [TRAINING, SERVING]\nrow_count: {min: 10}\nfeatures:\n" +
+		"  - name: a\n    type: FLOAT\n    presence: {min_fraction: 0.5}\n    range: {max: 9}\n    allow_nan: true\n    drift: {jensen_shannon: 0.2, bins: 20}\n" +
+		"  - name: b\n    type: STRING\n    presence: {min_fraction: 1}\n    domain: [x, y]\n    min_domain_mass: 0.9\n    not_in_environment: [SERVING]\n"
+	s, err := DecodeSchema([]byte(doc), "s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeSchema(b, "s.json")
+	if err != nil {
+		t.Fatalf("the JSON does not read back as a schema: %v\n%s", err, b)
+	}
+	y1, _ := s.Encode()
+	y2, _ := back.Encode()
+	if string(y1) != string(y2) {
+		t.Errorf("round trip through JSON changed the schema:\n%s\n%s", y1, y2)
 	}
 }
