@@ -228,6 +228,9 @@ func (f *FeatureStats) addTyped(v any, scratch []byte) []byte {
 	case int64:
 		scratch = strconv.AppendInt(scratch[:0], x, 10)
 		f.addNumber(float64(x), true)
+	case uint64:
+		scratch = strconv.AppendUint(scratch[:0], x, 10)
+		f.addNumber(float64(x), true)
 	case []byte:
 		f.addString(x)
 	case string:

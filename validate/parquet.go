@@ -13,7 +13,8 @@ import (
 
 // computeParquet returns the statistics of a Parquet file, read batch by
 // batch through Arrow: numeric columns feed the numeric statistics
-// directly, strings and binaries the string statistics, booleans count as
+// directly (every integer and float width, signed or not), strings and
+// binaries the string statistics, booleans count as
 // the strings true and false, nulls as missing; other types are counted
 // as strings of their printed value.
 func computeParquet(path string) (s *Stats, err error) {
@@ -84,6 +85,8 @@ func addArrowColumn(f *FeatureStats, col arrow.Array, n int, scratch []byte) []b
 			v = int64(a.Value(i))
 		case *array.Int8:
 			v = int64(a.Value(i))
+		case *array.Uint64:
+			v = a.Value(i)
 		case *array.Uint32:
 			v = int64(a.Value(i))
 		case *array.Uint16:

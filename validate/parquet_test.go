@@ -109,3 +109,37 @@ func smallParquet(t testing.TB) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestParquetUnsigned: a uint64 column is an INT feature with its values,
+// not strings of their printed form.
+func TestParquetUnsigned(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "u", Type: arrow.PrimitiveTypes.Uint64}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.Uint64Builder).AppendValues([]uint64{1, 2, 7}, nil)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	p := filepath.Join(t.TempDir(), "u.parquet")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(schema, f, nil, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ComputeFile(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := st.Feature("u")
+	if u.Type != TypeInt || u.Numeric.Min != 1 || u.Numeric.Max != 7 || u.Strings != 0 {
+		t.Errorf("uint64 column: type %s, min %v, max %v, %d strings", u.Type, u.Numeric.Min, u.Numeric.Max, u.Strings)
+	}
+}
