@@ -101,7 +101,14 @@ func pct(a, b int64) string {
 	if b == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f%%", 100*float64(a)/float64(b))
+	p := 100 * float64(a) / float64(b)
+	switch {
+	case a > 0 && p < 0.005:
+		return "<0.01%"
+	case a < b && p >= 99.995:
+		return ">99.99%"
+	}
+	return fmt.Sprintf("%.2f%%", p)
 }
 
 func g4(x float64) string { return fmt.Sprintf("%.4g", x) }

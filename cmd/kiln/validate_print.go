@@ -91,11 +91,21 @@ func printStats(w io.Writer, st *validate.Stats) {
 
 func g(x float64) string { return fmt.Sprintf("%.4g", x) }
 
+// percent is a/b as a percentage with one decimal; a share that rounds
+// to 0.0% or 100.0% but is not reads "<0.1%" or ">99.9%", so that 2
+// missing values in 15,002 do not read as none.
 func percent(a, b int64) string {
 	if b == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f%%", 100*float64(a)/float64(b))
+	p := 100 * float64(a) / float64(b)
+	switch {
+	case a > 0 && p < 0.05:
+		return "<0.1%"
+	case a < b && p >= 99.95:
+		return ">99.9%"
+	}
+	return fmt.Sprintf("%.1f%%", p)
 }
 
 func trunc(s string, n int) string {
