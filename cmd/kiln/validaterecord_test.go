@@ -253,15 +253,3 @@ func TestPipelineValidateGate(t *testing.T) {
 		t.Errorf("the anomalous check's run: %+v (pipeline run %s)", c.RunInfo, r.report.RunID)
 	}
 }
-
-// TestPercent: a share that rounds to none or all is not printed as such.
-func TestPercent(t *testing.T) {
-	for _, c := range []struct {
-		a, b int64
-		want string
-	}{{0, 10, "0.0%"}, {2, 15002, "<0.1%"}, {15000, 15002, ">99.9%"}, {10, 10, "100.0%"}, {1, 3, "33.3%"}, {1, 0, "-"}} {
-		if got := percent(c.a, c.b); got != c.want {
-			t.Errorf("percent(%d, %d) = %q, want %q", c.a, c.b, got, c.want)
-		}
-	}
-}
