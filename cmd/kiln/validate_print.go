@@ -123,7 +123,13 @@ func printAnomalies(w io.Writer, as []validate.Anomaly) {
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tFEATURE\tSEVERITY\tDESCRIPTION")
 	for _, a := range as {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Kind, a.Feature, a.Severity, a.Description)
+		d := a.Description
+		// Examples the sentence does not quote (where ragged rows are,
+		// which values broke a type) follow it.
+		if len(a.Examples) > 0 && !strings.Contains(d, a.Examples[0]) {
+			d += " Examples: " + strings.Join(a.Examples, "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Kind, a.Feature, a.Severity, d)
 	}
 	tw.Flush()
 }

@@ -187,3 +187,21 @@ func TestPercent(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckTableExamples: the anomaly table shows where ragged rows are
+// (file:line), which the sentence does not say.
+func TestCheckTableExamples(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("KILN_STORE", "off")
+	good, bad := filepath.Join(dir, "good.csv"), filepath.Join(dir, "r.csv")
+	os.WriteFile(good, []byte("a,b\n1,2\n3,4\n"), 0o644)
+	os.WriteFile(bad, []byte("a,b\n1,2\n3\n4,5\n"), 0o644)
+	schema := filepath.Join(dir, "s.yaml")
+	if _, errs, code := runValidateT(t, "infer", good, "--out", schema); code != exitOK {
+		t.Fatalf("infer: %d %s", code, errs)
+	}
+	out, _, code := runValidateT(t, "check", bad, "--schema", schema)
+	if code != exitFound || !strings.Contains(out, "RAGGED_ROWS") || !strings.Contains(out, "r.csv:3: 1 fields, want 2") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
