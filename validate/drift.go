@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 )
 
 // Distance measures.
@@ -100,10 +101,13 @@ func Compare(base, cur *Stats, s *Schema, o CompareOptions) []Distance {
 }
 
 // LInfinityDistance is max over values v of |p(v) - q(v)|, where p and q
-// are the features' value counts (non-numeric values) each divided by its
-// total.
+// are the features' value counts each divided by its total. Values that
+// parse as numbers count too, by value ("10" and "10.0" are one value),
+// as far as the fine grid knows them exactly; the values of a grid bin
+// holding several count as one value "[a, b]" (Approximate).
 func LInfinityDistance(a, b *FeatureStats) Distance {
-	pa, pb := a.String.Values.Counts, b.String.Values.Counts
+	pa, apxA := categoryCounts(a)
+	pb, apxB := categoryCounts(b)
 	ta, tb := sumCounts(pa), sumCounts(pb)
 	keys := make([]string, 0, len(pa)+len(pb))
 	for k := range pa {
@@ -116,7 +120,7 @@ func LInfinityDistance(a, b *FeatureStats) Distance {
 	}
 	sort.Strings(keys)
 	d := Distance{Feature: a.Name, Measure: LInfinity,
-		Approximate: a.String.Values.Approximate || b.String.Values.Approximate}
+		Approximate: a.String.Values.Approximate || b.String.Values.Approximate || apxA || apxB}
 	for _, k := range keys {
 		x := math.Abs(share(pa[k], ta) - share(pb[k], tb))
 		if x > d.Value {
@@ -124,6 +128,29 @@ func LInfinityDistance(a, b *FeatureStats) Distance {
 		}
 	}
 	return d
+}
+
+// categoryCounts returns a feature's value counts: its strings', and,
+// when some values are numbers, theirs by value (see LInfinityDistance),
+// with whether a number is known only as a range.
+func categoryCounts(f *FeatureStats) (map[string]int64, bool) {
+	if f.Numbers == 0 {
+		return f.String.Values.Counts, false
+	}
+	m := make(map[string]int64, len(f.String.Values.Counts)+8)
+	for k, c := range f.String.Values.Counts {
+		m[k] = c
+	}
+	approx := false
+	// numbersOutside with no domain lists every number.
+	_, nums := numbersOutside(f, nil)
+	for _, vc := range nums {
+		if _, err := strconv.ParseFloat(vc.Value, 64); err != nil {
+			approx = true
+		}
+		m[vc.Value] += vc.Count
+	}
+	return m, approx
 }
 
 func sumCounts(m map[string]int64) int64 {

@@ -275,3 +275,38 @@ func TestJSDivergenceKnown(t *testing.T) {
 		t.Errorf("JSD %v, want 0.311278", got)
 	}
 }
+
+// TestLInfinityCountsNumbers: in a categorical feature whose values are
+// partly numbers (zip codes and "N/A"), the numbers are values too: 90%
+// 60601 and 10% N/A against 50% and 50% is an L-infinity distance of
+// 0.4, not 0 (the shares of the strings alone are 100% in both).
+func TestLInfinityCountsNumbers(t *testing.T) {
+	span := func(zip string, zips, nas int) *FeatureStats {
+		var b strings.Builder
+		b.WriteString("zip\n")
+		for i := 0; i < zips; i++ {
+			b.WriteString(zip + "\n")
+		}
+		for i := 0; i < nas; i++ {
+			b.WriteString("N/A\n")
+		}
+		st, err := computeString(t, b.String(), Options{Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Feature("zip")
+	}
+	a, b := span("60601", 9, 1), span("60601", 5, 5)
+	if a.Type != TypeString {
+		t.Fatalf("type %s", a.Type)
+	}
+	d := LInfinityDistance(a, b)
+	if math.Abs(d.Value-0.4) > 1e-12 || d.Approximate {
+		t.Errorf("distance %+v, want 0.4", d)
+	}
+	// "60601.0" is the same value as "60601".
+	c := span("60601.0", 5, 5)
+	if d := LInfinityDistance(b, c); d.Value != 0 {
+		t.Errorf("same data: %+v", d)
+	}
+}
