@@ -312,3 +312,28 @@ func TestTypeMismatchExamples(t *testing.T) {
 		t.Errorf("BOOL: %+v", as[1])
 	}
 }
+
+// TestUpdateNoRows: for data without rows Update allows it (row_count.min
+// 0), and the proposal accepts the data.
+func TestUpdateNoRows(t *testing.T) {
+	o := Options{Workers: 1}
+	old, err := computeString(t, "a\n1\n", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := Infer(old, InferOptions{})
+	empty, err := computeString(t, "a\n", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Kinds(Check(empty, schema, "")); !slices.Equal(got, []AnomalyKind{RowCountTooLow}) {
+		t.Fatalf("before update: kinds %v", got)
+	}
+	prop, diff := Update(schema, empty, "", InferOptions{})
+	if len(diff) != 1 || !strings.Contains(diff[0], "row_count.min") {
+		t.Errorf("differences %q", diff)
+	}
+	if as := Check(empty, prop, ""); len(as) != 0 {
+		t.Errorf("proposed schema still finds %+v", as)
+	}
+}

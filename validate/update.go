@@ -13,7 +13,8 @@ import (
 // optional (presence 0), unseen domain values join the domain, ranges widen
 // to the data, presence floors drop to what the data shows, a type widens
 // (INT to FLOAT to STRING) when values demand it, NaN is allowed when
-// present, and the row-count bounds widen. It returns the proposal and the
+// present, and the row-count bounds widen (to a minimum of 0 for data
+// without rows). It returns the proposal and the
 // differences, one line each.
 func Update(old *Schema, st *Stats, env string, o InferOptions) (*Schema, []string) {
 	next := cloneSchema(old)
@@ -97,6 +98,14 @@ func Update(old *Schema, st *Stats, env string, o InferOptions) (*Schema, []stri
 			note("+ feature %s (%s)", f.Name, nf.Type)
 			next.Features = append(next.Features, nf)
 		}
+	}
+	if st.Rows == 0 && (next.RowCount == nil || next.RowCount.Min == nil) {
+		// Check flags data without rows unless the schema allows it.
+		note("~ row_count.min unset -> 0 (the data has no rows)")
+		if next.RowCount == nil {
+			next.RowCount = &Bounds{}
+		}
+		next.RowCount.Min = ptr(0)
 	}
 	if rc := next.RowCount; rc != nil {
 		if rc.Min != nil && float64(st.Rows) < *rc.Min {
