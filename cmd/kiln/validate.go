@@ -283,7 +283,9 @@ func validateCheck(args []string, vr *validateRun, stdout, stderr io.Writer) int
 	vr.use("schema", *schemaPath)
 	vr.use("data", files...)
 	vr.set("rows", st.Rows)
-	vr.set("env", *env)
+	if *env != "" {
+		vr.set("env", *env)
+	}
 	as := validate.Check(st, s, *env)
 	vr.findings(as)
 	code = exitOK
