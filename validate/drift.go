@@ -39,8 +39,9 @@ type CompareOptions struct {
 	// Skew selects the schema's skew thresholds (falling back to drift's)
 	// instead of its drift thresholds.
 	Skew bool
-	// Default is the threshold for every feature when there is no schema
-	// (0: distances are reported, never judged).
+	// Default is the threshold of every feature that the schema gives
+	// none (all of them without a schema); 0: such distances are
+	// reported, never judged.
 	Default float64
 	// Bins overrides the number of Jensen-Shannon bins (0: the schema's,
 	// else DefaultBins).
@@ -51,7 +52,8 @@ type CompareOptions struct {
 // (in base's order): L-infinity between normalised value counts for string
 // and boolean features, Jensen-Shannon divergence between equal-width
 // histograms for numeric ones. With a schema only features with a
-// threshold there are judged; without one, o.Default applies to all.
+// threshold there, or o.Default when positive, are judged; without one,
+// o.Default applies to all.
 func Compare(base, cur *Stats, s *Schema, o CompareOptions) []Distance {
 	var out []Distance
 	for _, bf := range base.Features {
@@ -91,7 +93,7 @@ func Compare(base, cur *Stats, s *Schema, o CompareOptions) []Distance {
 		default:
 			continue
 		}
-		if s == nil && o.Default > 0 {
+		if d.Threshold == 0 && o.Default > 0 {
 			d.Threshold = o.Default
 		}
 		d.Exceeds = d.Threshold > 0 && d.Value > d.Threshold

@@ -314,7 +314,7 @@ func validateDrift(args []string, vr *validateRun, stdout, stderr io.Writer) int
 	rf := addReadFlags(fs)
 	schemaPath := fs.String("schema", "", "schema (YAML) with per-feature thresholds")
 	skew := fs.Bool("skew", false, "training/serving skew: use the schema's skew thresholds")
-	threshold := fs.Float64("threshold", 0.1, "threshold for every feature when there is no schema")
+	threshold := fs.Float64("threshold", 0.1, "threshold for every feature (with --schema: for those it gives none, when set)")
 	bins := fs.Int("bins", 0, "Jensen-Shannon bins (0: the schema's, else 100)")
 	files, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
@@ -339,7 +339,7 @@ func validateDrift(args []string, vr *validateRun, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, "validate drift: %v", err)
 	}
-	ds := validate.Compare(base, cur, s, validate.CompareOptions{Skew: *skew, Default: *threshold, Bins: *bins})
+	ds := validate.Compare(base, cur, s, validate.CompareOptions{Skew: *skew, Default: defaultThreshold(fs, s, *threshold), Bins: *bins})
 	as := validate.DistanceAnomalies(ds, *skew)
 	if *schemaPath != "" {
 		vr.use("schema", *schemaPath)
@@ -442,7 +442,7 @@ func validateReport(args []string, vr *validateRun, stdout, stderr io.Writer) in
 	out := fs.String("out", "", "write the HTML report here")
 	schemaPath := fs.String("schema", "", "schema (YAML) to check against")
 	env := fs.String("env", "", "environment for the check")
-	threshold := fs.Float64("threshold", 0.1, "drift threshold when there is no schema")
+	threshold := fs.Float64("threshold", 0.1, "drift threshold for every feature (with --schema: for those it gives none, when set)")
 	files, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
 		return code
@@ -476,7 +476,7 @@ func validateReport(args []string, vr *validateRun, stdout, stderr io.Writer) in
 			return fail(stderr, "validate report: %v", err)
 		}
 		r.Title += " against " + files[1]
-		r.Distances = validate.Compare(r.Base, cur, s, validate.CompareOptions{Default: *threshold})
+		r.Distances = validate.Compare(r.Base, cur, s, validate.CompareOptions{Default: defaultThreshold(fs, s, *threshold)})
 		r.Anomalies = append(r.Anomalies, validate.DistanceAnomalies(r.Distances, false)...)
 	}
 	var b bytes.Buffer
@@ -505,4 +505,20 @@ func validateReport(args []string, vr *validateRun, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d anomalies)\n", *out, len(r.Anomalies))
 	return code
+}
+
+// defaultThreshold is the threshold of the features a schema gives none:
+// --threshold's value without a schema; with one, only when --threshold
+// is given, so that a feature the schema's author left without a
+// threshold stays unjudged unless asked.
+func defaultThreshold(fs *flag.FlagSet, s *validate.Schema, v float64) float64 {
+	if s == nil {
+		return v
+	}
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "threshold" })
+	if set {
+		return v
+	}
+	return 0
 }

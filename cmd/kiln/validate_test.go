@@ -205,3 +205,29 @@ func TestCheckTableExamples(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 }
+
+// TestDriftThresholdWithSchema: --threshold given beside a schema judges
+// the features the schema gives no threshold; not given, they stay
+// unjudged. It was silently ignored whenever a schema was given.
+func TestDriftThresholdWithSchema(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("KILN_STORE", "off")
+	base, cur := filepath.Join(dir, "base.csv"), filepath.Join(dir, "cur.csv")
+	writeSpan(t, base, 300, 0, []string{"a", "b"})
+	writeSpan(t, cur, 300, 3, []string{"a", "b"})
+	schema := filepath.Join(dir, "s.yaml")
+	if _, errs, code := runValidateT(t, "infer", base, "--out", schema, "--drift-threshold", "-1"); code != exitOK {
+		t.Fatalf("infer: %d %s", code, errs)
+	}
+	if out, _, code := runValidateT(t, "drift", base, cur, "--schema", schema); code != exitOK || strings.Count(out, "OVER") != 1 { // the header's
+		t.Errorf("no thresholds anywhere: exit %d\n%s", code, out)
+	}
+	out, _, code := runValidateT(t, "drift", base, cur, "--schema", schema, "--threshold", "0.05")
+	if code != exitFound || strings.Count(out, "OVER") != 2 { // the header and x
+		t.Errorf("--threshold 0.05 with a schema: exit %d\n%s", code, out)
+	}
+	rep := filepath.Join(dir, "r.html")
+	if _, _, code := runValidateT(t, "report", cur, base, "--schema", schema, "--threshold", "0.05", "--out", rep); code != exitFound {
+		t.Errorf("report --threshold 0.05 with a schema: exit %d", code)
+	}
+}
