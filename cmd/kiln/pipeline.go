@@ -49,7 +49,7 @@ var stepVerbs = map[string][]string{
 	"tune":     nil,
 	"models":   {"register", "promote"},
 	"label":    {"apply", "analyze", "fit", "predict"},
-	"validate": {"stats", "infer", "check", "drift", "report"},
+	"validate": {"stats", "infer", "check", "drift", "update", "report"},
 }
 
 // stepKinds returns the step kinds this build of kiln can run.
