@@ -9,11 +9,16 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
 )
+
+// sqliteBusyTimeout is how long a statement waits for another process's
+// lock before it fails.
+const sqliteBusyTimeout = 30 * time.Second
 
 // sqliteMagic opens every SQLite database file.
 var sqliteMagic = []byte("SQLite format 3\x00")
@@ -27,7 +32,7 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 		return nil, err
 	}
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+	for _, p := range []string{fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()), "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -38,7 +43,7 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	// A quick check reads every page once; a store of millions of metric
 	// rows takes well under a second.
 	var res string
-	if err := db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
+	if err := firstQuery(ctx, db, &res); err != nil {
 		db.Close()
 		if isCorrupt(err) {
 			return nil, &CorruptError{Path: path, Err: err}
@@ -50,6 +55,36 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 		return nil, &CorruptError{Path: path, Err: fmt.Errorf("quick_check: %s", res)}
 	}
 	return db, nil
+}
+
+// firstQuery runs the quick check on a new connection. Opening a
+// connection applies the pragmas, and switching a new database to WAL, or
+// reading while another process initialises the WAL index, can return
+// SQLITE_BUSY at once, without waiting in the busy handler (seen with
+// eight processes creating one store at the same time). Those are
+// retried with a growing pause for as long as the busy timeout would
+// have waited.
+func firstQuery(ctx context.Context, db *sql.DB, res *string) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	pause := time.Millisecond
+	for {
+		err := db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(res)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "SQLITE_BUSY") || strings.Contains(m, "database is locked")
 }
 
 // checkSQLiteFile returns a CorruptError when path exists, is not empty
