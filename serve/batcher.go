@@ -83,6 +83,9 @@ type Batcher struct {
 	batchTime time.Duration // their upper quartile
 	meta      []queued      // planBatch's view of the queue, reused
 	parked    int           // what the loop waits for: parkedNot, parkedTimer or parkedIdle
+	winStart  time.Time     // the arrival-rate window's start
+	winRows   int           // rows arrived since winStart
+	rate      float64       // recent arrival rate, rows per second
 	wake      chan struct{}
 	done      chan struct{}
 }
@@ -152,7 +155,8 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 	p.idle = b.rows == 0 && !b.busy
 	b.queue = append(b.queue, p)
 	b.rows += n
-	signal := b.parked == parkedIdle || (b.parked == parkedTimer && b.rows >= b.aimd.Limit())
+	b.countArrival(n, now)
+	signal := b.parked == parkedIdle || (b.parked == parkedTimer && b.rows >= b.fill())
 	if signal {
 		b.parked = parkedNot
 	}
@@ -171,6 +175,31 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 		return nil, ctx.Err()
 	}
 }
+
+// rateWindow is how often the arrival rate is re-estimated.
+const rateWindow = 10 * time.Millisecond
+
+// countArrival adds n rows arrived at now to the arrival-rate estimate:
+// the rows of each window of at least rateWindow, averaged with the
+// previous estimate. A window that spans an idle gap lowers the estimate
+// at the first arrival after the gap. Call with b.mu held.
+func (b *Batcher) countArrival(n int, now time.Time) {
+	b.winRows += n
+	el := now.Sub(b.winStart)
+	if el < rateWindow {
+		return
+	}
+	r := float64(b.winRows) / el.Seconds()
+	if b.winStart.IsZero() || el > 100*rateWindow {
+		b.rate = r
+	} else {
+		b.rate = (b.rate + r) / 2
+	}
+	b.winStart, b.winRows = now, 0
+}
+
+// fill returns the rows a free model waits for. Call with b.mu held.
+func (b *Batcher) fill() int { return fillTarget(b.rate, b.cfg.MaxDelay, b.aimd.Limit()) }
 
 // QueuedRows returns the rows waiting.
 func (b *Batcher) QueuedRows() int {
@@ -211,7 +240,7 @@ func (b *Batcher) loop() {
 			meta = append(meta, p.queued)
 		}
 		b.meta = meta
-		take, wait := planBatch(meta, b.aimd.Limit(), b.cfg.MaxDelay, time.Now())
+		take, wait := planBatch(meta, b.aimd.Limit(), b.fill(), b.cfg.MaxDelay, time.Now())
 		if b.stopped && take == 0 && len(b.queue) > 0 {
 			// Draining: run what is queued without waiting for more.
 			take = min(len(b.queue), max(1, b.fitting(meta)))

@@ -21,8 +21,11 @@ type Config struct {
 	SLO time.Duration
 	// MaxBatch bounds batches, in rows; 1 turns batching off.
 	MaxBatch int
-	// MaxDelay is the longest a request waits for its batch to fill
-	// (default: a tenth of SLO, at most 2 ms).
+	// MaxDelay is the longest a free model waits for its batch to fill
+	// (Clipper's delayed batching; default: a tenth of SLO, at most 2 ms;
+	// negative: no waiting, batches form only while the model is busy).
+	// It waits only for the rows expected within MaxDelay at the recent
+	// arrival rate, so a lightly loaded model does not wait at all.
 	MaxDelay time.Duration
 	// MaxQueueRows bounds each version's queue, in rows.
 	MaxQueueRows int
@@ -51,8 +54,11 @@ func (c *Config) defaults() {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 256
 	}
-	if c.MaxDelay <= 0 {
+	switch {
+	case c.MaxDelay == 0:
 		c.MaxDelay = min(c.SLO/10, 2*time.Millisecond)
+	case c.MaxDelay < 0:
+		c.MaxDelay = 0
 	}
 	if c.MaxQueueRows <= 0 {
 		c.MaxQueueRows = 8 * c.MaxBatch
@@ -280,8 +286,17 @@ func (s *Server) rebuild(sm *servedModel) {
 	sm.selector, sm.arms, sm.ensemble = sel, arms, ens
 }
 
+// batchObjective is the AIMD objective of one batch for a request
+// objective slo: a request can wait for the batch running when it arrives,
+// then run in its own, after up to maxDelay of waiting for that batch to
+// fill; those three are held to half of slo, and the other half is left
+// for the protocol, the queue and the CPU being taken away.
+func batchObjective(slo, maxDelay time.Duration) time.Duration {
+	return max((slo/2-maxDelay)/2, slo/20)
+}
+
 func (s *Server) newBatcher(m *Model) *Batcher {
-	cfg := BatchConfig{Objective: s.cfg.SLO / 2, MaxBatch: s.cfg.MaxBatch, Step: max(1, s.cfg.MaxBatch/64),
+	cfg := BatchConfig{Objective: batchObjective(s.cfg.SLO, s.cfg.MaxDelay), MaxBatch: s.cfg.MaxBatch, Step: max(1, s.cfg.MaxBatch/64),
 		Backoff: 0.9, MaxDelay: s.cfg.MaxDelay, MaxQueueRows: s.cfg.MaxQueueRows}
 	size := s.met.batchSize.WithLabelValues(m.Name, m.Version)
 	blat := s.met.batchLat.WithLabelValues(m.Name, m.Version)

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +41,9 @@ func main() {
 	slo := flag.Duration("slo", 20*time.Millisecond, "latency objective")
 	step := flag.Duration("step", 2*time.Second, "duration of each offered-load step")
 	rowsList := flag.String("rows", "1,16", "rows (images) per request, one run of each; the first gives the headline figures")
-	conns := flag.Int("conns", 4, "gRPC connections")
+	proto := flag.String("proto", "rest", "protocol: rest (HTTP/1.1 keep-alive, binary tensor data extension) or grpc (raw_input_contents)")
+	conns := flag.Int("conns", 0, "connections (default: rest 128, grpc 4)")
+	threads := flag.Int("threads", 1, "kiln serve --threads, and the ceiling's BLAS threads")
 	models := flag.String("models", "mlp,lenet5", "models to measure")
 	only := flag.String("only", "", "run only this server (adaptive or batch-1)")
 	flag.Parse()
@@ -55,7 +56,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "serve_load:", err)
 		os.Exit(1)
 	}
-	tensor.SetThreads(1)
+	if *proto != "rest" && *proto != "grpc" {
+		fmt.Fprintf(os.Stderr, "serve_load: -proto %q: want rest or grpc\n", *proto)
+		os.Exit(2)
+	}
+	if *conns <= 0 {
+		*conns = 128
+		if *proto == "grpc" {
+			*conns = 4
+		}
+	}
+	tensor.SetThreads(*threads)
 	var rowsSizes []int
 	for _, r := range splitComma(*rowsList) {
 		n, err := strconv.Atoi(r)
@@ -66,10 +77,10 @@ func main() {
 		rowsSizes = append(rowsSizes, n)
 	}
 	out := map[string]any{"bench": "serve_load", "slo_ms": slo.Seconds() * 1000, "rows_per_request": rowsSizes[0],
-		"numcpu": runtime.NumCPU()}
+		"numcpu": runtime.NumCPU(), "protocol": *proto, "threads": *threads}
 	for _, name := range splitComma(*models) {
 		ceil, best := ceiling(filepath.Join(*repo, name, "1"), name, x, *slo)
-		fmt.Printf("\n== %s: in-process ceiling %.0f rows/s (batch %d, one thread)\n", name, ceil, best)
+		fmt.Printf("\n== %s: in-process ceiling %.0f rows/s (batch %d, %d thread(s))\n", name, ceil, best, *threads)
 		p := name
 		if name == "lenet5" {
 			p = "lenet"
@@ -87,12 +98,21 @@ func main() {
 				if *only != "" && *only != label {
 					continue
 				}
-				srv, err := startServer(*kiln, *repo, maxBatch, *slo)
+				srv, err := startServer(*kiln, *repo, maxBatch, *slo, *threads, *proto, *conns)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "serve_load:", err)
 					os.Exit(1)
 				}
-				bestSteps[i] = ladder(srv.grpc, name, x, rowsPer, *conns, *slo, *step, ceil, label)
+				var run func(rate float64) stepResult
+				if *proto == "rest" {
+					reqs := restRequests(name, x, rowsPer)
+					run = func(rate float64) stepResult { return offerREST(srv.restConns, reqs, rowsPer, rate, *step) }
+				} else {
+					reqs := requests(name, x, rowsPer)
+					run = func(rate float64) stepResult { return offer(srv.grpc, reqs, rowsPer, rate, *step) }
+				}
+				fmt.Printf("%s %s (%s, %d connections): offered rows/s  served rows/s  p50 ms  p99 ms  refused\n", name, label, *proto, *conns)
+				bestSteps[i] = ladder(run, *slo)
 				served[i] = bestSteps[i].served
 				fmt.Printf("  server: %s\n", srv.batchSummary(name))
 				srv.stop()
@@ -193,15 +213,18 @@ func ceiling(dir, name string, x []float32, slo time.Duration) (float64, int) {
 }
 
 type server struct {
-	rest string
-	cmd  *exec.Cmd
-	grpc []pb.GRPCInferenceServiceClient
-	cc   []*grpc.ClientConn
+	rest      string
+	cmd       *exec.Cmd
+	grpc      []pb.GRPCInferenceServiceClient
+	cc        []*grpc.ClientConn
+	restConns []*restConn
 }
 
-func startServer(kiln, repo string, maxBatch int, slo time.Duration) (*server, error) {
+// startServer starts kiln serve with the given batch bound and opens conns
+// connections of the protocol to it.
+func startServer(kiln, repo string, maxBatch int, slo time.Duration, threads int, proto string, conns int) (*server, error) {
 	cmd := exec.Command(kiln, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--json",
-		"--max-batch", fmt.Sprint(maxBatch), "--slo", slo.String(), "--cache-rows", "0", "--threads", "1",
+		"--max-batch", fmt.Sprint(maxBatch), "--slo", slo.String(), "--cache-rows", "0", "--threads", fmt.Sprint(threads),
 		"--queue-rows", "4096")
 	cmd.Stderr = nil
 	stdout, err := cmd.StdoutPipe()
@@ -217,9 +240,19 @@ func startServer(kiln, repo string, maxBatch int, slo time.Duration) (*server, e
 		return nil, fmt.Errorf("kiln serve: %w", err)
 	}
 	s := &server{cmd: cmd, rest: addrs.REST}
-	for range 4 {
+	for range conns {
+		if proto == "rest" {
+			rc, err := dialREST(addrs.REST)
+			if err != nil {
+				s.stop()
+				return nil, err
+			}
+			s.restConns = append(s.restConns, rc)
+			continue
+		}
 		cc, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
+			s.stop()
 			return nil, err
 		}
 		s.cc = append(s.cc, cc)
@@ -232,6 +265,9 @@ func (s *server) stop() {
 	for _, c := range s.cc {
 		c.Close()
 	}
+	for _, c := range s.restConns {
+		c.c.Close()
+	}
 	s.cmd.Process.Signal(os.Interrupt)
 	s.cmd.Wait()
 }
@@ -242,22 +278,18 @@ type stepResult struct {
 	ok, refused, other int64
 }
 
-// ladder offers rising load until the server saturates and returns the
-// best served throughput among steps whose p99 met the objective.
-func ladder(clients []pb.GRPCInferenceServiceClient, model string, x []float32, rows, conns int, slo, step time.Duration, ceil float64, label string) stepResult {
-	if conns > len(clients) {
-		conns = len(clients)
-	}
-	reqs := requests(model, x, rows)
-	fmt.Printf("%s %s: offered rows/s  served rows/s  p50 ms  p99 ms  refused\n", model, label)
+// ladder offers rising load (run(rate) runs one step at rate rows/s)
+// until the server saturates and returns the best served throughput among
+// steps whose p99 met the objective.
+func ladder(run func(rate float64) stepResult, slo time.Duration) stepResult {
 	var best stepResult
 	rate := 1000.0 // rows/s
 	// Rise until two steps in a row serve less than 90% of what was
 	// offered (saturation); a single step with a bad p99 (another process
 	// took the CPU) does not end the ladder.
 	saturated := 0
-	for i := 0; i < 16 && saturated < 2; i++ {
-		r := offer(clients[:conns], reqs, rows, rate, step)
+	for i := 0; i < 20 && saturated < 2; i++ {
+		r := run(rate)
 		mark := ""
 		if r.p99 <= slo && r.served > best.served {
 			best = r
@@ -335,23 +367,7 @@ func offer(clients []pb.GRPCInferenceServiceClient, reqs []*pb.ModelInferRequest
 		}(i)
 	}
 	wg.Wait()
-	el := time.Since(start)
-	var good []time.Duration
-	for _, l := range lats {
-		if l >= 0 {
-			good = append(good, l)
-		}
-	}
-	sort.Slice(good, func(i, j int) bool { return good[i] < good[j] })
-	r := stepResult{offered: float64(total*rows) / dur.Seconds(), served: float64(ok.Load()) * float64(rows) / el.Seconds(),
-		ok: ok.Load(), refused: refused.Load() + other.Load()}
-	if len(good) > 0 {
-		r.p50 = good[len(good)/2]
-		r.p99 = good[len(good)*99/100]
-	} else {
-		r.p50, r.p99 = time.Hour, time.Hour
-	}
-	return r
+	return summarise(lats, rows, total, dur, time.Since(start))
 }
 
 // batchSummary reads the server's metrics: batches run, mean rows per
