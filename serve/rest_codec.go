@@ -15,7 +15,7 @@ import (
 // "Inference Request JSON Object").
 type restRequest struct {
 	ID         string                `json:"id"`
-	Parameters map[string]any        `json:"parameters"`
+	Parameters restParams            `json:"parameters"`
 	Inputs     []restInput           `json:"inputs"`
 	Outputs    []restRequestedOutput `json:"outputs"`
 }
@@ -24,13 +24,37 @@ type restInput struct {
 	Name       string          `json:"name"`
 	Shape      []int64         `json:"shape"`
 	Datatype   string          `json:"datatype"`
-	Parameters map[string]any  `json:"parameters"`
+	Parameters restParams      `json:"parameters"`
 	Data       json.RawMessage `json:"data"`
 }
 
 type restRequestedOutput struct {
-	Name       string         `json:"name"`
-	Parameters map[string]any `json:"parameters"`
+	Name       string     `json:"name"`
+	Parameters restParams `json:"parameters"`
+}
+
+// restParams holds the parameters the server reads, as raw JSON (nil when
+// absent); others are ignored, as the protocol allows. A struct rather
+// than a map of values keeps decoding a request free of a map and of a
+// boxed value per parameter.
+type restParams struct {
+	Timeout          json.RawMessage `json:"timeout"`
+	BinaryDataOutput json.RawMessage `json:"binary_data_output"`
+	BinaryDataSize   json.RawMessage `json:"binary_data_size"`
+	BinaryData       json.RawMessage `json:"binary_data"`
+}
+
+// param returns a parameter's value decoded as JSON (float64, bool, ...),
+// and whether it was given.
+func param(raw json.RawMessage) (any, bool) {
+	if raw == nil {
+		return nil, false
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw), true
+	}
+	return v, true
 }
 
 // restResponse is the JSON body of a successful inference ("Inference
@@ -82,14 +106,14 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 		return nil, badRequest("inputs", "missing: a request needs at least one input tensor")
 	}
 	req := &InferRequest{Model: model, Version: version, ID: rr.ID}
-	if t, ok := rr.Parameters["timeout"]; ok {
+	if t, ok := param(rr.Parameters.Timeout); ok {
 		us, ok := t.(float64)
 		if !ok || us < 0 || us > float64(time.Hour/time.Microsecond) {
 			return nil, badRequest("parameters.timeout", "want microseconds as a non-negative number, got %v", t)
 		}
 		req.Timeout = time.Duration(us) * time.Microsecond
 	}
-	if b, ok := rr.Parameters["binary_data_output"]; ok {
+	if b, ok := param(rr.Parameters.BinaryDataOutput); ok {
 		v, ok := b.(bool)
 		if !ok {
 			return nil, badRequest("parameters.binary_data_output", "want true or false, got %v", b)
@@ -115,7 +139,7 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 			return nil, err
 		}
 		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: in.Shape}
-		if size, ok := in.Parameters["binary_data_size"]; ok {
+		if size, ok := param(in.Parameters.BinaryDataSize); ok {
 			k, ok := size.(float64)
 			if !ok || k < 0 || k != math.Trunc(k) {
 				return nil, badRequest(f+".parameters.binary_data_size", "want a byte count, got %v", size)
@@ -156,7 +180,7 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 			return nil, badRequest(fmt.Sprintf("outputs[%d].name", i), "missing")
 		}
 		req.Outputs = append(req.Outputs, o.Name)
-		if b, ok := o.Parameters["binary_data"]; ok {
+		if b, ok := param(o.Parameters.BinaryData); ok {
 			v, ok := b.(bool)
 			if !ok {
 				return nil, badRequest(fmt.Sprintf("outputs[%d].parameters.binary_data", i), "want true or false, got %v", b)
@@ -175,6 +199,9 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 // binaryNumbers decodes n little-endian elements of a numeric datatype to
 // float32 (FP32, FP64, INT8-64 and UINT8-64; FP16 is not supported).
 func binaryNumbers(b []byte, dt string, n int64, field string) ([]float32, error) {
+	if dt == "FP32" {
+		return binaryFP32(b, n, field)
+	}
 	sizes := map[string]int64{"FP32": 4, "FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8,
 		"UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8}
 	w, ok := sizes[dt]
@@ -212,6 +239,22 @@ func binaryNumbers(b []byte, dt string, n int64, field string) ([]float32, error
 		if math.IsInf(float64(out[i]), 0) || math.IsNaN(float64(out[i])) {
 			return nil, badRequest(fmt.Sprintf("%s[%d]", field, i), "%v is not a finite FP32 number", out[i])
 		}
+	}
+	return out, nil
+}
+
+// binaryFP32 is binaryNumbers for FP32, the common case, in one pass.
+func binaryFP32(b []byte, n int64, field string) ([]float32, error) {
+	if int64(len(b)) != 4*n {
+		return nil, badRequest(field+".parameters.binary_data_size", "%d bytes for %d FP32 elements (want %d)", len(b), n, 4*n)
+	}
+	out := make([]float32, n)
+	for i := range out {
+		bits := binary.LittleEndian.Uint32(b[4*i:])
+		if bits&0x7f800000 == 0x7f800000 { // exponent all ones: infinity or NaN
+			return nil, badRequest(fmt.Sprintf("%s[%d]", field, i), "%v is not a finite FP32 number", math.Float32frombits(bits))
+		}
+		out[i] = math.Float32frombits(bits)
 	}
 	return out, nil
 }

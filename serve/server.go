@@ -100,6 +100,7 @@ type Server struct {
 	closed  bool
 
 	inFlight atomic.Int64
+	bodies   sync.Pool // *[]byte: REST request bodies of known length
 }
 
 type servedModel struct {
@@ -129,6 +130,7 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, met: newMetrics(), cache: NewCache(cfg.CacheRows),
 		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), models: map[string]*servedModel{},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
+	s.bodies.New = func() any { return new([]byte) }
 	s.met.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kiln_serve_cache_hit_ratio",
 		Help: "Prediction cache hits / lookups since start."}, func() float64 {
 		h, m := s.cache.Stats()
