@@ -22,7 +22,7 @@ type Config struct {
 	// MaxBatch bounds batches, in rows; 1 turns batching off.
 	MaxBatch int
 	// MaxDelay is the longest a free model waits for its batch to fill
-	// (Clipper's delayed batching; default: a tenth of SLO, at most 2 ms;
+	// (Clipper's delayed batching; default: SLO/40, at most 500 µs;
 	// negative: no waiting, batches form only while the model is busy).
 	// It waits only for the rows expected within MaxDelay at the recent
 	// arrival rate, so a lightly loaded model does not wait at all.
@@ -56,7 +56,7 @@ func (c *Config) defaults() {
 	}
 	switch {
 	case c.MaxDelay == 0:
-		c.MaxDelay = min(c.SLO/10, 2*time.Millisecond)
+		c.MaxDelay = min(c.SLO/40, 500*time.Microsecond)
 	case c.MaxDelay < 0:
 		c.MaxDelay = 0
 	}

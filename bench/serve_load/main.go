@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -43,6 +44,7 @@ func main() {
 	rowsList := flag.String("rows", "1,16", "rows (images) per request, one run of each; the first gives the headline figures")
 	proto := flag.String("proto", "rest", "protocol: rest (HTTP/1.1 keep-alive, binary tensor data extension) or grpc (raw_input_contents)")
 	conns := flag.Int("conns", 0, "connections (default: rest 128, grpc 4)")
+	maxDelay := flag.String("max-delay", "", "kiln serve --max-delay of the adaptive server (empty: its default)")
 	threads := flag.Int("threads", 1, "kiln serve --threads, and the ceiling's BLAS threads")
 	models := flag.String("models", "mlp,lenet5", "models to measure")
 	only := flag.String("only", "", "run only this server (adaptive or batch-1)")
@@ -98,7 +100,7 @@ func main() {
 				if *only != "" && *only != label {
 					continue
 				}
-				srv, err := startServer(*kiln, *repo, maxBatch, *slo, *threads, *proto, *conns)
+				srv, err := startServer(*kiln, *repo, maxBatch, *slo, *threads, *proto, *conns, *maxDelay)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "serve_load:", err)
 					os.Exit(1)
@@ -111,8 +113,8 @@ func main() {
 					reqs := requests(name, x, rowsPer)
 					run = func(rate float64) stepResult { return offer(srv.grpc, reqs, rowsPer, rate, *step) }
 				}
-				fmt.Printf("%s %s (%s, %d connections): offered rows/s  served rows/s  p50 ms  p99 ms  refused\n", name, label, *proto, *conns)
-				bestSteps[i] = ladder(run, *slo)
+				fmt.Printf("%s %s (%s, %d connections): offered rows/s  served rows/s  p50 ms  p99 ms  refused  CPU µs/request: server generator\n", name, label, *proto, *conns)
+				bestSteps[i] = ladder(measureCPU(run, srv.cmd.Process.Pid, rowsPer), *slo)
 				served[i] = bestSteps[i].served
 				fmt.Printf("  server: %s\n", srv.batchSummary(name))
 				srv.stop()
@@ -127,6 +129,8 @@ func main() {
 			out[q+"served_p50_ms"] = round3(ms(bestSteps[0].p50))
 			out[q+"served_p99_ms"] = round3(ms(bestSteps[0].p99))
 			out[q+"batch1_p99_ms"] = round3(ms(bestSteps[1].p99))
+			out[q+"served_server_cpu_us_per_request"] = math.Round(bestSteps[0].srvCPU*10) / 10
+			out[q+"served_generator_cpu_us_per_request"] = math.Round(bestSteps[0].genCPU*10) / 10
 			out[q+"fraction_of_ceiling"] = round3(frac)
 			out[q+"speedup_vs_batch1"] = round3(speed)
 			if ri == 0 {
@@ -222,10 +226,14 @@ type server struct {
 
 // startServer starts kiln serve with the given batch bound and opens conns
 // connections of the protocol to it.
-func startServer(kiln, repo string, maxBatch int, slo time.Duration, threads int, proto string, conns int) (*server, error) {
-	cmd := exec.Command(kiln, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--json",
+func startServer(kiln, repo string, maxBatch int, slo time.Duration, threads int, proto string, conns int, maxDelay string) (*server, error) {
+	args := []string{"serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--json",
 		"--max-batch", fmt.Sprint(maxBatch), "--slo", slo.String(), "--cache-rows", "0", "--threads", fmt.Sprint(threads),
-		"--queue-rows", "4096")
+		"--queue-rows", "4096"}
+	if maxDelay != "" && maxBatch > 1 {
+		args = append(args, "--max-delay", maxDelay)
+	}
+	cmd := exec.Command(kiln, args...)
 	cmd.Stderr = nil
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -272,7 +280,52 @@ func (s *server) stop() {
 	s.cmd.Wait()
 }
 
+// measureCPU wraps a step with the CPU time (user and system) that the
+// server process (pid) and this generator spent on it, per request
+// answered: on a machine shared with other work, CPU per request is the
+// figure that does not depend on how much of the machine the run got.
+func measureCPU(run func(rate float64) stepResult, pid, rows int) func(rate float64) stepResult {
+	return func(rate float64) stepResult {
+		s0, g0 := procCPU(pid), selfCPU()
+		r := run(rate)
+		s1, g1 := procCPU(pid), selfCPU()
+		if n := float64(r.ok) + float64(r.refused); n > 0 {
+			r.srvCPU = (s1 - s0).Seconds() * 1e6 / n
+			r.genCPU = (g1 - g0).Seconds() * 1e6 / n
+		}
+		return r
+	}
+}
+
+// procCPU returns the user and system time of process pid from
+// /proc/PID/stat (0 when it cannot be read).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at ")".
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// selfCPU returns this process's user and system time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 type stepResult struct {
+	srvCPU, genCPU     float64 // CPU µs per request sent, server and generator
 	offered, served    float64 // rows/s
 	p50, p99           time.Duration
 	ok, refused, other int64
@@ -295,7 +348,7 @@ func ladder(run func(rate float64) stepResult, slo time.Duration) stepResult {
 			best = r
 			mark = " *"
 		}
-		fmt.Printf("  %10.0f  %10.0f  %6.2f  %6.2f  %7d%s\n", r.offered, r.served, ms(r.p50), ms(r.p99), r.refused, mark)
+		fmt.Printf("  %10.0f  %10.0f  %6.2f  %6.2f  %7d  %6.1f %6.1f%s\n", r.offered, r.served, ms(r.p50), ms(r.p99), r.refused, r.srvCPU, r.genCPU, mark)
 		if r.served < 0.9*r.offered {
 			saturated++
 		} else {

@@ -29,7 +29,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	grpcAddr := fs.String("grpc-addr", "127.0.0.1:8001", "gRPC listen address (empty: no gRPC)")
 	slo := fs.Duration("slo", 20*time.Millisecond, "latency objective of a request, and its default deadline")
 	maxBatch := fs.Int("max-batch", 256, "largest batch in rows (1: no batching)")
-	maxDelay := fs.Duration("max-delay", 0, "longest a free model waits for its batch to fill, for the rows expected within it (default slo/10, at most 2ms; negative: no wait)")
+	maxDelay := fs.Duration("max-delay", 0, "longest a free model waits for its batch to fill, for the rows expected within it (default slo/40, at most 500µs; negative: no wait)")
 	queueRows := fs.Int("queue-rows", 0, "bound of each version's queue in rows (default 8 × max-batch)")
 	maxRows := fs.Int("max-rows", 1024, "most rows in one request")
 	maxInFlight := fs.Int("max-in-flight", 4096, "most requests being served at once, across models; more are refused with 429")
