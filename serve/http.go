@@ -114,7 +114,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		}
 		headerLen = n
 	}
-	req, err := DecodeRESTRequest(body, headerLen, name, r.PathValue("version"))
+	req, err := decodeREST(body, headerLen, name, r.PathValue("version"), &s.headers)
 	release() // the request holds copies of everything it needs
 	if err != nil {
 		s.writeError(w, name, "rest", err)

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -91,6 +93,44 @@ const maxElements = 1 << 26
 // parameters say "binary_data_output": true, are to be answered the same
 // way.
 func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*InferRequest, error) {
+	return decodeREST(body, headerLen, model, version, nil)
+}
+
+// headerCache remembers the decoded JSON headers of requests that use the
+// binary tensor data extension: their JSON holds no data, so a client
+// sends the same few headers again and again, and decoding one costs more
+// than the rest of the request. A cached header is shared and never
+// changed; what a request needs of it is copied out. The cache is bounded
+// and starts over when full.
+type headerCache struct {
+	mu sync.Mutex
+	m  map[string]*restRequest
+}
+
+// Bounds of the header cache: entries, and the longest header cached.
+const (
+	headerCacheEntries = 64
+	headerCacheBytes   = 2048
+)
+
+func (c *headerCache) get(js []byte) *restRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[string(js)]
+}
+
+func (c *headerCache) put(js []byte, rr *restRequest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= headerCacheEntries {
+		c.m = make(map[string]*restRequest, headerCacheEntries)
+	}
+	c.m[string(js)] = rr
+}
+
+// decodeREST is DecodeRESTRequest with an optional cache of binary
+// requests' JSON headers.
+func decodeREST(body []byte, headerLen int, model, version string, cache *headerCache) (*InferRequest, error) {
 	var bin []byte
 	if headerLen >= 0 {
 		if headerLen > len(body) {
@@ -98,9 +138,19 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 		}
 		body, bin = body[:headerLen], body[headerLen:]
 	}
-	var rr restRequest
-	if err := json.Unmarshal(body, &rr); err != nil {
-		return nil, jsonError(err)
+	cacheable := cache != nil && headerLen >= 0 && len(body) <= headerCacheBytes
+	var rr *restRequest
+	if cacheable {
+		rr = cache.get(body)
+	}
+	if rr == nil {
+		rr = new(restRequest)
+		if err := json.Unmarshal(body, rr); err != nil {
+			return nil, jsonError(err)
+		}
+		if cacheable {
+			cache.put(body, rr)
+		}
 	}
 	if rr.Inputs == nil {
 		return nil, badRequest("inputs", "missing: a request needs at least one input tensor")
@@ -138,7 +188,7 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 		if err != nil {
 			return nil, err
 		}
-		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: in.Shape}
+		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: slices.Clone(in.Shape)}
 		if size, ok := param(in.Parameters.BinaryDataSize); ok {
 			k, ok := size.(float64)
 			if !ok || k < 0 || k != math.Trunc(k) {

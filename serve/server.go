@@ -101,6 +101,7 @@ type Server struct {
 
 	inFlight atomic.Int64
 	bodies   sync.Pool // *[]byte: REST request bodies of known length
+	headers  headerCache
 }
 
 type servedModel struct {

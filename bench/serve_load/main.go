@@ -44,6 +44,7 @@ func main() {
 	rowsList := flag.String("rows", "1,16", "rows (images) per request, one run of each; the first gives the headline figures")
 	proto := flag.String("proto", "rest", "protocol: rest (HTTP/1.1 keep-alive, binary tensor data extension) or grpc (raw_input_contents)")
 	conns := flag.Int("conns", 0, "connections (default: rest 128, grpc 4)")
+	profile := flag.String("cpuprofile", "", "pass --cpuprofile PREFIX-MODEL-ROWS-SERVER.prof to each kiln serve")
 	maxDelay := flag.String("max-delay", "", "kiln serve --max-delay of the adaptive server (empty: its default)")
 	threads := flag.Int("threads", 1, "kiln serve --threads, and the ceiling's BLAS threads")
 	models := flag.String("models", "mlp,lenet5", "models to measure")
@@ -100,7 +101,11 @@ func main() {
 				if *only != "" && *only != label {
 					continue
 				}
-				srv, err := startServer(*kiln, *repo, maxBatch, *slo, *threads, *proto, *conns, *maxDelay)
+				prof := ""
+				if *profile != "" {
+					prof = fmt.Sprintf("%s-%s-r%d-%s.prof", *profile, name, rowsPer, label)
+				}
+				srv, err := startServer(*kiln, *repo, maxBatch, *slo, *threads, *proto, *conns, *maxDelay, prof)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "serve_load:", err)
 					os.Exit(1)
@@ -226,10 +231,13 @@ type server struct {
 
 // startServer starts kiln serve with the given batch bound and opens conns
 // connections of the protocol to it.
-func startServer(kiln, repo string, maxBatch int, slo time.Duration, threads int, proto string, conns int, maxDelay string) (*server, error) {
+func startServer(kiln, repo string, maxBatch int, slo time.Duration, threads int, proto string, conns int, maxDelay, profile string) (*server, error) {
 	args := []string{"serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--json",
 		"--max-batch", fmt.Sprint(maxBatch), "--slo", slo.String(), "--cache-rows", "0", "--threads", fmt.Sprint(threads),
 		"--queue-rows", "4096"}
+	if profile != "" {
+		args = append(args, "--cpuprofile", profile)
+	}
 	if maxDelay != "" && maxBatch > 1 {
 		args = append(args, "--max-delay", maxDelay)
 	}

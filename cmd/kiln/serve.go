@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -39,6 +40,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	threads := fs.Int("threads", 1, "compute threads (BLAS threads and Go processors)")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, how long to let in-flight requests finish")
+	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the server's run, until it stops, to this file")
 	asJSON := fs.Bool("json", false, "print the listening addresses as one JSON document on stdout")
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
@@ -60,6 +62,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "serve: --log-format %q: want text or json", *logFormat)
 	}
 	log := slog.New(h)
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fail(stderr, "serve: cpuprofile: %v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fail(stderr, "serve: cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runtime.GOMAXPROCS(max(*threads, 2)) // one more for the network than for compute
 	tensor.SetThreads(*threads)
 
