@@ -1,9 +1,11 @@
 // Command serve_load is the bench-serve_load harness: an open-loop load
-// generator that drives kiln serve over gRPC on loopback with MNIST test
-// images at rising offered rates, once with adaptive batching and once
-// with batches of one row, and measures beside it the model's batched
-// throughput in process (the ceiling). It prints a table per model and
-// ends with one JSON line.
+// generator that drives kiln serve on loopback with MNIST test images at
+// rising offered rates (REST with the binary tensor data extension over
+// keep-alive connections, or gRPC with raw_input_contents), once with
+// adaptive batching and once with batches of one row, and measures beside
+// it the model's batched throughput in process (the ceiling) and the CPU
+// each request cost the server and the generator. It prints a table per
+// model and ends with one JSON line.
 package main
 
 import (
@@ -41,7 +43,7 @@ func main() {
 	images := flag.String("images", "", "MNIST t10k-images-idx3-ubyte.gz")
 	slo := flag.Duration("slo", 20*time.Millisecond, "latency objective")
 	step := flag.Duration("step", 2*time.Second, "duration of each offered-load step")
-	rowsList := flag.String("rows", "1,16", "rows (images) per request, one run of each; the first gives the headline figures")
+	rowsList := flag.String("rows", "1,16,64", "rows (images) per request, one run of each; the first gives the headline figures")
 	proto := flag.String("proto", "rest", "protocol: rest (HTTP/1.1 keep-alive, binary tensor data extension) or grpc (raw_input_contents)")
 	conns := flag.Int("conns", 0, "connections (default: rest 128, grpc 4)")
 	profile := flag.String("cpuprofile", "", "pass --cpuprofile PREFIX-MODEL-ROWS-SERVER.prof to each kiln serve")
@@ -54,6 +56,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "serve_load: -repo and -images are required")
 		os.Exit(2)
 	}
+	loadStart := loadAvg()
 	x, err := readImages(*images)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve_load:", err)
@@ -148,8 +151,26 @@ func main() {
 			}
 		}
 	}
+	out["loadavg_start"], out["loadavg_end"] = loadStart, loadAvg()
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
+}
+
+// loadAvg returns the one-minute load average (-1 when unknown).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
