@@ -312,9 +312,13 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		}
 	}
 	if len(live) > 0 {
-		x := make([]float32, 0, rows*b.model.Features)
-		for _, p := range live {
-			x = append(x, p.x...)
+		// One request is its own batch: Predict only reads its rows.
+		x := live[0].x
+		if len(live) > 1 {
+			x = make([]float32, 0, rows*b.model.Features)
+			for _, p := range live {
+				x = append(x, p.x...)
+			}
 		}
 		start := time.Now()
 		probs := b.predict(x, rows)

@@ -299,6 +299,7 @@ func binaryFP32(b []byte, n int64, field string) ([]float32, error) {
 		return nil, badRequest(field+".parameters.binary_data_size", "%d bytes for %d FP32 elements (want %d)", len(b), n, 4*n)
 	}
 	out := make([]float32, n)
+	b = b[:4*len(out)]
 	for i := range out {
 		bits := binary.LittleEndian.Uint32(b[4*i:])
 		if bits&0x7f800000 == 0x7f800000 { // exponent all ones: infinity or NaN
