@@ -139,6 +139,9 @@ func main() {
 			out[q+"batch1_p99_ms"] = round3(ms(bestSteps[1].p99))
 			out[q+"served_server_cpu_us_per_request"] = math.Round(bestSteps[0].srvCPU*10) / 10
 			out[q+"served_generator_cpu_us_per_request"] = math.Round(bestSteps[0].genCPU*10) / 10
+			out[q+"least_server_cpu_us_per_request"] = math.Round(bestSteps[0].minSrvCPU*10) / 10
+			out[q+"least_generator_cpu_us_per_request"] = math.Round(bestSteps[0].minGenCPU*10) / 10
+			out[q+"batch1_least_server_cpu_us_per_request"] = math.Round(bestSteps[1].minSrvCPU*10) / 10
 			out[q+"fraction_of_ceiling"] = round3(frac)
 			out[q+"speedup_vs_batch1"] = round3(speed)
 			if ri == 0 {
@@ -354,11 +357,15 @@ func selfCPU() time.Duration {
 }
 
 type stepResult struct {
-	srvCPU, genCPU     float64       // CPU µs per request sent, server and generator
-	p99All             time.Duration // p99 over all requests sent, refused ones as late
-	offered, served    float64       // rows/s
-	p50, p99           time.Duration
-	ok, refused, other int64
+	srvCPU, genCPU float64       // CPU µs per request sent, server and generator
+	p99All         time.Duration // p99 over all requests sent, refused ones as late
+	// The least CPU per request of any step of the ladder (set on the
+	// ladder's result): near saturation the fixed costs of a step are
+	// spread thinnest, so this is closest to the marginal cost.
+	minSrvCPU, minGenCPU float64
+	offered, served      float64 // rows/s
+	p50, p99             time.Duration
+	ok, refused, other   int64
 }
 
 // ladder offers rising load (run(rate) runs one step at rate rows/s)
@@ -367,6 +374,7 @@ type stepResult struct {
 // (so at most 1% may be refused).
 func ladder(run func(rate float64) stepResult, slo time.Duration) stepResult {
 	var best stepResult
+	minSrv, minGen := math.Inf(1), math.Inf(1)
 	rate := 1000.0 // rows/s
 	// Rise until two steps in a row serve less than 90% of what was
 	// offered (saturation); a single step with a bad p99 (another process
@@ -374,6 +382,9 @@ func ladder(run func(rate float64) stepResult, slo time.Duration) stepResult {
 	saturated := 0
 	for i := 0; i < 20 && saturated < 2; i++ {
 		r := run(rate)
+		if r.ok > 0 && r.srvCPU > 0 {
+			minSrv, minGen = min(minSrv, r.srvCPU), min(minGen, r.genCPU)
+		}
 		mark := ""
 		if r.p99All <= slo && r.served > best.served {
 			best = r
@@ -387,6 +398,7 @@ func ladder(run func(rate float64) stepResult, slo time.Duration) stepResult {
 		}
 		rate *= 1.4
 	}
+	best.minSrvCPU, best.minGenCPU = minSrv, minGen
 	return best
 }
 
