@@ -398,7 +398,9 @@ func ladder(run func(rate float64) stepResult, slo time.Duration) stepResult {
 		}
 		rate *= 1.4
 	}
-	best.minSrvCPU, best.minGenCPU = minSrv, minGen
+	if !math.IsInf(minSrv, 1) {
+		best.minSrvCPU, best.minGenCPU = minSrv, minGen
+	}
 	return best
 }
 
