@@ -78,9 +78,10 @@ type Batcher struct {
 	busy      bool
 	stopped   bool
 	aimd      *AIMD
-	recent    [16]time.Duration // run times of the last batches, a ring
+	recent    [16]time.Duration // time per row of the last batches, a ring
 	nRecent   int
-	batchTime time.Duration // their upper quartile
+	rowTime   time.Duration // their upper quartile
+	batchTime time.Duration // rowTime × the limit: a full batch's time
 	meta      []queued      // planBatch's view of the queue, reused
 	parked    int           // what the loop waits for: parkedNot, parkedTimer or parkedIdle
 	winStart  time.Time     // the arrival-rate window's start
@@ -275,7 +276,11 @@ func (b *Batcher) loop() {
 			b.rows -= p.rows
 		}
 		b.busy = true
-		est := b.batchTime
+		batchRows := 0
+		for _, p := range batch {
+			batchRows += p.rows
+		}
+		est := b.rowTime * time.Duration(batchRows)
 		b.mu.Unlock()
 		b.run(batch, est, full)
 	}
@@ -329,14 +334,21 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		b.mu.Lock()
 		b.aimd.Observe(rows, lat, full)
 		// The estimate is the upper quartile of the last 16 batches'
-		// times: under load, when admission matters, batches are full; a
-		// quantile ignores the odd batch that a descheduled thread or a
-		// cold cache made slow (a mean would refuse requests for many
-		// batches after), and the upper quartile rather than the median
-		// keeps admitted requests from turning late when batches vary.
-		b.recent[b.nRecent%len(b.recent)] = lat
+		// times per row, times the limit for a full batch: per row,
+		// because batches differ in size, and a request larger than the
+		// limit runs alone as one batch (timing it as one batch of the
+		// limit's rows made admission count a 16-row request to a batch-1
+		// server as 16 such batches, and refuse what it could serve); a
+		// small batch costs more per row, so the estimate errs towards
+		// refusing. A quantile ignores the odd batch that a descheduled
+		// thread or a cold cache made slow (a mean would refuse requests
+		// for many batches after), and the upper quartile rather than the
+		// median keeps admitted requests from turning late when batches
+		// vary.
+		b.recent[b.nRecent%len(b.recent)] = lat / time.Duration(rows)
 		b.nRecent++
-		b.batchTime = upperQuartile(b.recent[:min(b.nRecent, len(b.recent))])
+		b.rowTime = upperQuartile(b.recent[:min(b.nRecent, len(b.recent))])
+		b.batchTime = b.rowTime * time.Duration(b.aimd.Limit())
 		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}
 		b.busy = false
 		b.mu.Unlock()

@@ -303,3 +303,28 @@ func TestBatcherSplitsAtMaxBatch(t *testing.T) {
 		}
 	}
 }
+
+// Admission's estimate is per row: a request larger than a batch-1
+// server's limit runs alone as one batch, and its time must count as that
+// of its rows, not as one row's batch (which made admission refuse 16-row
+// requests that the server could serve in time).
+func TestBatcherEstimatePerRow(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{16}, 1, nil)
+	m, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lat time.Duration
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 1, MaxDelay: time.Millisecond}, func(st BatchStats) { lat = st.Latency })
+	defer b.Stop()
+	if _, err := b.Predict(context.Background(), images(16, 3), 16, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	got := b.batchTime
+	b.mu.Unlock()
+	if lat == 0 || got != lat/16 {
+		t.Fatalf("estimate of a batch of the limit (1 row) is %v after a 16-row batch of %v, want %v", got, lat, lat/16)
+	}
+}
