@@ -78,11 +78,15 @@ type Batcher struct {
 	busy      bool
 	stopped   bool
 	aimd      *AIMD
-	recent    [16]time.Duration // run times of the last batches, a ring
+	recent    [16]time.Duration // time per row of the last batches, a ring
 	nRecent   int
-	batchTime time.Duration // their upper quartile
+	rowTime   time.Duration // their upper quartile
+	batchTime time.Duration // rowTime × the limit: a full batch's time
 	meta      []queued      // planBatch's view of the queue, reused
 	parked    int           // what the loop waits for: parkedNot, parkedTimer or parkedIdle
+	winStart  time.Time     // the arrival-rate window's start
+	winRows   int           // rows arrived since winStart
+	rate      float64       // recent arrival rate, rows per second
 	wake      chan struct{}
 	done      chan struct{}
 }
@@ -152,7 +156,8 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 	p.idle = b.rows == 0 && !b.busy
 	b.queue = append(b.queue, p)
 	b.rows += n
-	signal := b.parked == parkedIdle || (b.parked == parkedTimer && b.rows >= b.aimd.Limit())
+	b.countArrival(n, now)
+	signal := b.parked == parkedIdle || (b.parked == parkedTimer && b.rows >= b.fill())
 	if signal {
 		b.parked = parkedNot
 	}
@@ -171,6 +176,31 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 		return nil, ctx.Err()
 	}
 }
+
+// rateWindow is how often the arrival rate is re-estimated.
+const rateWindow = 10 * time.Millisecond
+
+// countArrival adds n rows arrived at now to the arrival-rate estimate:
+// the rows of each window of at least rateWindow, averaged with the
+// previous estimate. A window that spans an idle gap lowers the estimate
+// at the first arrival after the gap. Call with b.mu held.
+func (b *Batcher) countArrival(n int, now time.Time) {
+	b.winRows += n
+	el := now.Sub(b.winStart)
+	if el < rateWindow {
+		return
+	}
+	r := float64(b.winRows) / el.Seconds()
+	if b.winStart.IsZero() || el > 100*rateWindow {
+		b.rate = r
+	} else {
+		b.rate = (b.rate + r) / 2
+	}
+	b.winStart, b.winRows = now, 0
+}
+
+// fill returns the rows a free model waits for. Call with b.mu held.
+func (b *Batcher) fill() int { return fillTarget(b.rate, b.cfg.MaxDelay, b.aimd.Limit()) }
 
 // QueuedRows returns the rows waiting.
 func (b *Batcher) QueuedRows() int {
@@ -211,7 +241,7 @@ func (b *Batcher) loop() {
 			meta = append(meta, p.queued)
 		}
 		b.meta = meta
-		take, wait := planBatch(meta, b.aimd.Limit(), b.cfg.MaxDelay, time.Now())
+		take, wait := planBatch(meta, b.aimd.Limit(), b.fill(), b.cfg.MaxDelay, time.Now())
 		if b.stopped && take == 0 && len(b.queue) > 0 {
 			// Draining: run what is queued without waiting for more.
 			take = min(len(b.queue), max(1, b.fitting(meta)))
@@ -246,7 +276,11 @@ func (b *Batcher) loop() {
 			b.rows -= p.rows
 		}
 		b.busy = true
-		est := b.batchTime
+		batchRows := 0
+		for _, p := range batch {
+			batchRows += p.rows
+		}
+		est := b.rowTime * time.Duration(batchRows)
 		b.mu.Unlock()
 		b.run(batch, est, full)
 	}
@@ -283,9 +317,13 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		}
 	}
 	if len(live) > 0 {
-		x := make([]float32, 0, rows*b.model.Features)
-		for _, p := range live {
-			x = append(x, p.x...)
+		// One request is its own batch: Predict only reads its rows.
+		x := live[0].x
+		if len(live) > 1 {
+			x = make([]float32, 0, rows*b.model.Features)
+			for _, p := range live {
+				x = append(x, p.x...)
+			}
 		}
 		start := time.Now()
 		probs := b.predict(x, rows)
@@ -296,14 +334,21 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		b.mu.Lock()
 		b.aimd.Observe(rows, lat, full)
 		// The estimate is the upper quartile of the last 16 batches'
-		// times: under load, when admission matters, batches are full; a
-		// quantile ignores the odd batch that a descheduled thread or a
-		// cold cache made slow (a mean would refuse requests for many
-		// batches after), and the upper quartile rather than the median
-		// keeps admitted requests from turning late when batches vary.
-		b.recent[b.nRecent%len(b.recent)] = lat
+		// times per row, times the limit for a full batch: per row,
+		// because batches differ in size, and a request larger than the
+		// limit runs alone as one batch (timing it as one batch of the
+		// limit's rows made admission count a 16-row request to a batch-1
+		// server as 16 such batches, and refuse what it could serve); a
+		// small batch costs more per row, so the estimate errs towards
+		// refusing. A quantile ignores the odd batch that a descheduled
+		// thread or a cold cache made slow (a mean would refuse requests
+		// for many batches after), and the upper quartile rather than the
+		// median keeps admitted requests from turning late when batches
+		// vary.
+		b.recent[b.nRecent%len(b.recent)] = lat / time.Duration(rows)
 		b.nRecent++
-		b.batchTime = upperQuartile(b.recent[:min(b.nRecent, len(b.recent))])
+		b.rowTime = upperQuartile(b.recent[:min(b.nRecent, len(b.recent))])
+		b.batchTime = b.rowTime * time.Duration(b.aimd.Limit())
 		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}
 		b.busy = false
 		b.mu.Unlock()

@@ -13,14 +13,15 @@ type queued struct {
 // in arrival order (Clipper §4.3, "delayed batching"): it returns how many
 // requests from the front to run now, or 0 and how long to wait for more
 // to arrive. A batch takes requests while their rows fit within limit (the
-// first request always goes, however large); it runs at once when it is
-// full, when the next request would not fit, or when the oldest request
-// has waited maxDelay; otherwise the batcher waits until the oldest has
-// waited maxDelay.
-func planBatch(q []queued, limit int, maxDelay time.Duration, now time.Time) (take int, wait time.Duration) {
+// first request always goes, however large); it runs at once when it holds
+// fill rows (the rows worth waiting for, at most limit), when the next
+// request would not fit, or when the oldest request has waited maxDelay;
+// otherwise the batcher waits until the oldest has waited maxDelay.
+func planBatch(q []queued, limit, fill int, maxDelay time.Duration, now time.Time) (take int, wait time.Duration) {
 	if len(q) == 0 {
 		return 0, 0
 	}
+	fill = min(max(fill, 1), limit)
 	rows := 0
 	for take < len(q) {
 		if take > 0 && rows+q[take].rows > limit {
@@ -29,7 +30,7 @@ func planBatch(q []queued, limit int, maxDelay time.Duration, now time.Time) (ta
 		rows += q[take].rows
 		take++
 	}
-	if rows >= limit {
+	if rows >= fill {
 		return take, 0
 	}
 	waited := now.Sub(q[0].arrived)
@@ -37,6 +38,18 @@ func planBatch(q []queued, limit int, maxDelay time.Duration, now time.Time) (ta
 		return take, 0
 	}
 	return 0, maxDelay - waited
+}
+
+// fillTarget returns the rows a free model waits for before it runs a
+// batch: those expected to arrive within maxDelay at the recent arrival
+// rate (rows per second), within [1, limit]. Clipper waits for the batch
+// to reach the AIMD limit; once the limit has grown past what arrives
+// within the delay, every request would wait out the whole delay, which
+// only adds latency at low load and leaves a closed-loop client's CPU
+// idle. Waiting for what will come keeps batching where it pays.
+func fillTarget(rate float64, maxDelay time.Duration, limit int) int {
+	f := int(rate * maxDelay.Seconds())
+	return min(max(f, 1), limit)
 }
 
 // admission is the batcher's state that decides whether a new request can

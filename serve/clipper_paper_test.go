@@ -80,20 +80,52 @@ func TestClipper43PlanBatchTable(t *testing.T) {
 		now      time.Time
 		take     int
 		waitWant time.Duration
+		fill     int // 0: the limit
 	}{
-		{"empty queue", nil, 8, t0, 0, 0},
-		{"one row, fresh: wait out the delay", q(1), 8, t0.Add(ms), 0, 1 * ms},
-		{"one row, waited the delay: run", q(1), 8, t0.Add(2 * ms), 1, 0},
-		{"full batch runs at once", q(4, 4), 8, t0.Add(ms), 2, 0},
-		{"next request would overflow: run the ones that fit", q(4, 3, 2), 8, t0, 2, 0},
-		{"a request bigger than the limit runs alone", q(20, 1), 8, t0, 1, 0},
-		{"limit 1 (no batching) runs each request at once", q(1, 1, 1), 1, t0, 1, 0},
-		{"half full and fresh: wait", q(2, 2), 8, t0.Add(500 * time.Microsecond), 0, 1500 * time.Microsecond},
+		{"empty queue", nil, 8, t0, 0, 0, 0},
+		{"one row, fresh: wait out the delay", q(1), 8, t0.Add(ms), 0, 1 * ms, 0},
+		{"one row, waited the delay: run", q(1), 8, t0.Add(2 * ms), 1, 0, 0},
+		{"full batch runs at once", q(4, 4), 8, t0.Add(ms), 2, 0, 0},
+		{"next request would overflow: run the ones that fit", q(4, 3, 2), 8, t0, 2, 0, 0},
+		{"a request bigger than the limit runs alone", q(20, 1), 8, t0, 1, 0, 0},
+		{"limit 1 (no batching) runs each request at once", q(1, 1, 1), 1, t0, 1, 0, 0},
+		{"half full and fresh: wait", q(2, 2), 8, t0.Add(500 * time.Microsecond), 0, 1500 * time.Microsecond, 0},
+		{"holds the rows worth waiting for: run before the limit", q(2, 2), 8, t0.Add(500 * time.Microsecond), 2, 0, 4},
+		{"short of the fill target and fresh: wait", q(2), 8, t0.Add(500 * time.Microsecond), 0, 1500 * time.Microsecond, 4},
+		{"fill target 1 (nothing more expected) runs at once", q(1), 8, t0, 1, 0, 1},
 	}
 	for _, c := range cases {
-		take, wait := planBatch(c.q, c.limit, 2*ms, c.now)
+		fill := c.fill
+		if fill == 0 {
+			fill = c.limit
+		}
+		take, wait := planBatch(c.q, c.limit, fill, 2*ms, c.now)
 		if take != c.take || wait != c.waitWant {
 			t.Errorf("%s: take %d wait %v, want take %d wait %v", c.name, take, wait, c.take, c.waitWant)
+		}
+	}
+}
+
+// The fill target is what arrives within the delay at the recent rate,
+// between one row and the limit.
+func TestFillTargetTable(t *testing.T) {
+	ms := time.Millisecond
+	cases := []struct {
+		rate  float64
+		delay time.Duration
+		limit int
+		want  int
+	}{
+		{0, 2 * ms, 64, 1},
+		{400, 2 * ms, 64, 1},    // 0.8 rows expected: do not wait
+		{10000, 2 * ms, 64, 20}, // 20 rows arrive within the delay
+		{1e6, 2 * ms, 64, 64},   // capped at the limit
+		{10000, 0, 64, 1},       // no delay: never wait
+		{10000, 2 * ms, 1, 1},   // no batching
+	}
+	for _, c := range cases {
+		if got := fillTarget(c.rate, c.delay, c.limit); got != c.want {
+			t.Errorf("fillTarget(%v, %v, %d) = %d, want %d", c.rate, c.delay, c.limit, got, c.want)
 		}
 	}
 }
@@ -269,5 +301,30 @@ func TestBatcherSplitsAtMaxBatch(t *testing.T) {
 		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
 			t.Fatalf("value %d: %v split, %v whole", i, got[i], want[i])
 		}
+	}
+}
+
+// Admission's estimate is per row: a request larger than a batch-1
+// server's limit runs alone as one batch, and its time must count as that
+// of its rows, not as one row's batch (which made admission refuse 16-row
+// requests that the server could serve in time).
+func TestBatcherEstimatePerRow(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{16}, 1, nil)
+	m, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lat time.Duration
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 1, MaxDelay: time.Millisecond}, func(st BatchStats) { lat = st.Latency })
+	defer b.Stop()
+	if _, err := b.Predict(context.Background(), images(16, 3), 16, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	got := b.batchTime
+	b.mu.Unlock()
+	if lat == 0 || got != lat/16 {
+		t.Fatalf("estimate of a batch of the limit (1 row) is %v after a 16-row batch of %v, want %v", got, lat, lat/16)
 	}
 }

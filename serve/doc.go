@@ -19,9 +19,11 @@
 //
 // The policies are pure code tested against tables: AIMD (aimd.go) sizes
 // batches by additive increase and multiplicative decrease against the
-// batch latency objective (half the request objective, since a request
-// may wait for the batch running before its own); planBatch
-// (batchplan.go) decides when a queue runs; admit refuses at once a
+// batch latency objective (a quarter of the request objective less the
+// batching delay, since a request may wait for the batch running before
+// its own and for its batch to fill); planBatch (batchplan.go) decides
+// when a queue runs, and fillTarget how many rows a free model waits for
+// (those expected within the delay); admit refuses at once a
 // request that the queue ahead of it would make late, and the bounded
 // queue refuses the rest of an overload (HTTP 429 or gRPC
 // RESOURCE_EXHAUSTED with Retry-After); Exp3 learns from rewards posted

@@ -93,7 +93,8 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("name")
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	body, release, err := s.readBody(w, r)
+	defer release()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -113,7 +114,8 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		}
 		headerLen = n
 	}
-	req, err := DecodeRESTRequest(body, headerLen, name, r.PathValue("version"))
+	req, err := decodeREST(body, headerLen, name, r.PathValue("version"), &s.headers)
+	release() // the request holds copies of everything it needs
 	if err != nil {
 		s.writeError(w, name, "rest", err)
 		return
@@ -168,6 +170,41 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	}
 	s.met.requests.WithLabelValues(name, "rest", "200").Inc()
 	s.met.latency.WithLabelValues(name, "rest").Observe(time.Since(start).Seconds())
+}
+
+// pooledBody is the largest body read into a pooled buffer; a larger one
+// (or one of unknown length) is read as it comes, so that a Content-Length
+// header alone cannot make the server allocate.
+const pooledBody = 1 << 20
+
+// readBody reads a request body of at most MaxBody bytes. A small body of
+// known length is read into a buffer from the server's pool, which release
+// (idempotent) gives back once nothing refers to the body any more.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, func(), error) {
+	noop := func() {}
+	mbr := http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	n := r.ContentLength
+	if n < 0 || n > pooledBody || n > s.cfg.MaxBody {
+		b, err := io.ReadAll(mbr)
+		return b, noop, err
+	}
+	bp := s.bodies.Get().(*[]byte)
+	if int64(cap(*bp)) < n {
+		*bp = make([]byte, n)
+	}
+	buf := (*bp)[:n]
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			s.bodies.Put(bp)
+		}
+	}
+	if _, err := io.ReadFull(mbr, buf); err != nil {
+		release()
+		return nil, noop, err
+	}
+	return buf, release, nil
 }
 
 func (s *Server) handleFeedback(w http.ResponseWriter, r *http.Request) {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,7 +17,7 @@ import (
 // "Inference Request JSON Object").
 type restRequest struct {
 	ID         string                `json:"id"`
-	Parameters map[string]any        `json:"parameters"`
+	Parameters restParams            `json:"parameters"`
 	Inputs     []restInput           `json:"inputs"`
 	Outputs    []restRequestedOutput `json:"outputs"`
 }
@@ -24,13 +26,37 @@ type restInput struct {
 	Name       string          `json:"name"`
 	Shape      []int64         `json:"shape"`
 	Datatype   string          `json:"datatype"`
-	Parameters map[string]any  `json:"parameters"`
+	Parameters restParams      `json:"parameters"`
 	Data       json.RawMessage `json:"data"`
 }
 
 type restRequestedOutput struct {
-	Name       string         `json:"name"`
-	Parameters map[string]any `json:"parameters"`
+	Name       string     `json:"name"`
+	Parameters restParams `json:"parameters"`
+}
+
+// restParams holds the parameters the server reads, as raw JSON (nil when
+// absent); others are ignored, as the protocol allows. A struct rather
+// than a map of values keeps decoding a request free of a map and of a
+// boxed value per parameter.
+type restParams struct {
+	Timeout          json.RawMessage `json:"timeout"`
+	BinaryDataOutput json.RawMessage `json:"binary_data_output"`
+	BinaryDataSize   json.RawMessage `json:"binary_data_size"`
+	BinaryData       json.RawMessage `json:"binary_data"`
+}
+
+// param returns a parameter's value decoded as JSON (float64, bool, ...),
+// and whether it was given.
+func param(raw json.RawMessage) (any, bool) {
+	if raw == nil {
+		return nil, false
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw), true
+	}
+	return v, true
 }
 
 // restResponse is the JSON body of a successful inference ("Inference
@@ -67,6 +93,44 @@ const maxElements = 1 << 26
 // parameters say "binary_data_output": true, are to be answered the same
 // way.
 func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*InferRequest, error) {
+	return decodeREST(body, headerLen, model, version, nil)
+}
+
+// headerCache remembers the decoded JSON headers of requests that use the
+// binary tensor data extension: their JSON holds no data, so a client
+// sends the same few headers again and again, and decoding one costs more
+// than the rest of the request. A cached header is shared and never
+// changed; what a request needs of it is copied out. The cache is bounded
+// and starts over when full.
+type headerCache struct {
+	mu sync.Mutex
+	m  map[string]*restRequest
+}
+
+// Bounds of the header cache: entries, and the longest header cached.
+const (
+	headerCacheEntries = 64
+	headerCacheBytes   = 2048
+)
+
+func (c *headerCache) get(js []byte) *restRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[string(js)]
+}
+
+func (c *headerCache) put(js []byte, rr *restRequest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= headerCacheEntries {
+		c.m = make(map[string]*restRequest, headerCacheEntries)
+	}
+	c.m[string(js)] = rr
+}
+
+// decodeREST is DecodeRESTRequest with an optional cache of binary
+// requests' JSON headers.
+func decodeREST(body []byte, headerLen int, model, version string, cache *headerCache) (*InferRequest, error) {
 	var bin []byte
 	if headerLen >= 0 {
 		if headerLen > len(body) {
@@ -74,22 +138,32 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 		}
 		body, bin = body[:headerLen], body[headerLen:]
 	}
-	var rr restRequest
-	if err := json.Unmarshal(body, &rr); err != nil {
-		return nil, jsonError(err)
+	cacheable := cache != nil && headerLen >= 0 && len(body) <= headerCacheBytes
+	var rr *restRequest
+	if cacheable {
+		rr = cache.get(body)
+	}
+	if rr == nil {
+		rr = new(restRequest)
+		if err := json.Unmarshal(body, rr); err != nil {
+			return nil, jsonError(err)
+		}
+		if cacheable {
+			cache.put(body, rr)
+		}
 	}
 	if rr.Inputs == nil {
 		return nil, badRequest("inputs", "missing: a request needs at least one input tensor")
 	}
 	req := &InferRequest{Model: model, Version: version, ID: rr.ID}
-	if t, ok := rr.Parameters["timeout"]; ok {
+	if t, ok := param(rr.Parameters.Timeout); ok {
 		us, ok := t.(float64)
 		if !ok || us < 0 || us > float64(time.Hour/time.Microsecond) {
 			return nil, badRequest("parameters.timeout", "want microseconds as a non-negative number, got %v", t)
 		}
 		req.Timeout = time.Duration(us) * time.Microsecond
 	}
-	if b, ok := rr.Parameters["binary_data_output"]; ok {
+	if b, ok := param(rr.Parameters.BinaryDataOutput); ok {
 		v, ok := b.(bool)
 		if !ok {
 			return nil, badRequest("parameters.binary_data_output", "want true or false, got %v", b)
@@ -114,8 +188,8 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 		if err != nil {
 			return nil, err
 		}
-		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: in.Shape}
-		if size, ok := in.Parameters["binary_data_size"]; ok {
+		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: slices.Clone(in.Shape)}
+		if size, ok := param(in.Parameters.BinaryDataSize); ok {
 			k, ok := size.(float64)
 			if !ok || k < 0 || k != math.Trunc(k) {
 				return nil, badRequest(f+".parameters.binary_data_size", "want a byte count, got %v", size)
@@ -156,7 +230,7 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 			return nil, badRequest(fmt.Sprintf("outputs[%d].name", i), "missing")
 		}
 		req.Outputs = append(req.Outputs, o.Name)
-		if b, ok := o.Parameters["binary_data"]; ok {
+		if b, ok := param(o.Parameters.BinaryData); ok {
 			v, ok := b.(bool)
 			if !ok {
 				return nil, badRequest(fmt.Sprintf("outputs[%d].parameters.binary_data", i), "want true or false, got %v", b)
@@ -175,6 +249,9 @@ func DecodeRESTRequest(body []byte, headerLen int, model, version string) (*Infe
 // binaryNumbers decodes n little-endian elements of a numeric datatype to
 // float32 (FP32, FP64, INT8-64 and UINT8-64; FP16 is not supported).
 func binaryNumbers(b []byte, dt string, n int64, field string) ([]float32, error) {
+	if dt == "FP32" {
+		return binaryFP32(b, n, field)
+	}
 	sizes := map[string]int64{"FP32": 4, "FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8,
 		"UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8}
 	w, ok := sizes[dt]
@@ -212,6 +289,23 @@ func binaryNumbers(b []byte, dt string, n int64, field string) ([]float32, error
 		if math.IsInf(float64(out[i]), 0) || math.IsNaN(float64(out[i])) {
 			return nil, badRequest(fmt.Sprintf("%s[%d]", field, i), "%v is not a finite FP32 number", out[i])
 		}
+	}
+	return out, nil
+}
+
+// binaryFP32 is binaryNumbers for FP32, the common case, in one pass.
+func binaryFP32(b []byte, n int64, field string) ([]float32, error) {
+	if int64(len(b)) != 4*n {
+		return nil, badRequest(field+".parameters.binary_data_size", "%d bytes for %d FP32 elements (want %d)", len(b), n, 4*n)
+	}
+	out := make([]float32, n)
+	b = b[:4*len(out)]
+	for i := range out {
+		bits := binary.LittleEndian.Uint32(b[4*i:])
+		if bits&0x7f800000 == 0x7f800000 { // exponent all ones: infinity or NaN
+			return nil, badRequest(fmt.Sprintf("%s[%d]", field, i), "%v is not a finite FP32 number", math.Float32frombits(bits))
+		}
+		out[i] = math.Float32frombits(bits)
 	}
 	return out, nil
 }

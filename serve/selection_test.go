@@ -140,7 +140,7 @@ func TestClipper52EnsembleDoesNotWaitForStragglers(t *testing.T) {
 	if r.Version != "1+2" || r.Members != 2 || r.EnsembleSize != 3 {
 		t.Errorf("confident ensemble answered as %q with %d of %d members", r.Version, r.Members, r.EnsembleSize)
 	}
-	if el >= slowTime {
+	if el >= slowTime && !raceEnabled {
 		t.Errorf("confident ensemble took %v, the straggler alone needs %v: it waited", el, slowTime)
 	}
 	for i, c := range r.ClassOf() {
@@ -159,6 +159,12 @@ func TestClipper52EnsembleDoesNotWaitForStragglers(t *testing.T) {
 		t.Errorf("REST ensemble answer %d %s", code, b)
 	}
 
+	if raceEnabled {
+		// Under -race the fast members cost several times more while the
+		// straggler holds a CPU, and on a loaded machine they can miss a
+		// deadline of a third of its time: the rest is about timing.
+		return
+	}
 	// Unsure members cannot decide alone; with a deadline shorter than
 	// the straggler's time, the answer comes at the deadline from the two
 	// that answered. The straggler's time is taken in the server, as the

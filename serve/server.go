@@ -21,8 +21,11 @@ type Config struct {
 	SLO time.Duration
 	// MaxBatch bounds batches, in rows; 1 turns batching off.
 	MaxBatch int
-	// MaxDelay is the longest a request waits for its batch to fill
-	// (default: a tenth of SLO, at most 2 ms).
+	// MaxDelay is the longest a free model waits for its batch to fill
+	// (Clipper's delayed batching; default: SLO/40, at most 500 µs;
+	// negative: no waiting, batches form only while the model is busy).
+	// It waits only for the rows expected within MaxDelay at the recent
+	// arrival rate, so a lightly loaded model does not wait at all.
 	MaxDelay time.Duration
 	// MaxQueueRows bounds each version's queue, in rows.
 	MaxQueueRows int
@@ -51,8 +54,11 @@ func (c *Config) defaults() {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 256
 	}
-	if c.MaxDelay <= 0 {
-		c.MaxDelay = min(c.SLO/10, 2*time.Millisecond)
+	switch {
+	case c.MaxDelay == 0:
+		c.MaxDelay = min(c.SLO/40, 500*time.Microsecond)
+	case c.MaxDelay < 0:
+		c.MaxDelay = 0
 	}
 	if c.MaxQueueRows <= 0 {
 		c.MaxQueueRows = 8 * c.MaxBatch
@@ -94,6 +100,8 @@ type Server struct {
 	closed  bool
 
 	inFlight atomic.Int64
+	bodies   sync.Pool // *[]byte: REST request bodies of known length
+	headers  headerCache
 }
 
 type servedModel struct {
@@ -123,6 +131,7 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, met: newMetrics(), cache: NewCache(cfg.CacheRows),
 		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), models: map[string]*servedModel{},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
+	s.bodies.New = func() any { return new([]byte) }
 	s.met.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kiln_serve_cache_hit_ratio",
 		Help: "Prediction cache hits / lookups since start."}, func() float64 {
 		h, m := s.cache.Stats()
@@ -280,8 +289,17 @@ func (s *Server) rebuild(sm *servedModel) {
 	sm.selector, sm.arms, sm.ensemble = sel, arms, ens
 }
 
+// batchObjective is the AIMD objective of one batch for a request
+// objective slo: a request can wait for the batch running when it arrives,
+// then run in its own, after up to maxDelay of waiting for that batch to
+// fill; those three are held to half of slo, and the other half is left
+// for the protocol, the queue and the CPU being taken away.
+func batchObjective(slo, maxDelay time.Duration) time.Duration {
+	return max((slo/2-maxDelay)/2, slo/20)
+}
+
 func (s *Server) newBatcher(m *Model) *Batcher {
-	cfg := BatchConfig{Objective: s.cfg.SLO / 2, MaxBatch: s.cfg.MaxBatch, Step: max(1, s.cfg.MaxBatch/64),
+	cfg := BatchConfig{Objective: batchObjective(s.cfg.SLO, s.cfg.MaxDelay), MaxBatch: s.cfg.MaxBatch, Step: max(1, s.cfg.MaxBatch/64),
 		Backoff: 0.9, MaxDelay: s.cfg.MaxDelay, MaxQueueRows: s.cfg.MaxQueueRows}
 	size := s.met.batchSize.WithLabelValues(m.Name, m.Version)
 	blat := s.met.batchLat.WithLabelValues(m.Name, m.Version)

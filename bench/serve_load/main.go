@@ -1,9 +1,11 @@
 // Command serve_load is the bench-serve_load harness: an open-loop load
-// generator that drives kiln serve over gRPC on loopback with MNIST test
-// images at rising offered rates, once with adaptive batching and once
-// with batches of one row, and measures beside it the model's batched
-// throughput in process (the ceiling). It prints a table per model and
-// ends with one JSON line.
+// generator that drives kiln serve on loopback with MNIST test images at
+// rising offered rates (REST with the binary tensor data extension over
+// keep-alive connections, or gRPC with raw_input_contents), once with
+// adaptive batching and once with batches of one row, and measures beside
+// it the model's batched throughput in process (the ceiling) and the CPU
+// each request cost the server and the generator. It prints a table per
+// model and ends with one JSON line.
 package main
 
 import (
@@ -19,11 +21,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -41,8 +43,12 @@ func main() {
 	images := flag.String("images", "", "MNIST t10k-images-idx3-ubyte.gz")
 	slo := flag.Duration("slo", 20*time.Millisecond, "latency objective")
 	step := flag.Duration("step", 2*time.Second, "duration of each offered-load step")
-	rowsList := flag.String("rows", "1,16", "rows (images) per request, one run of each; the first gives the headline figures")
-	conns := flag.Int("conns", 4, "gRPC connections")
+	rowsList := flag.String("rows", "1,16,64", "rows (images) per request, one run of each; the first gives the headline figures")
+	proto := flag.String("proto", "rest", "protocol: rest (HTTP/1.1 keep-alive, binary tensor data extension) or grpc (raw_input_contents)")
+	conns := flag.Int("conns", 0, "connections (default: rest 128, grpc 4)")
+	profile := flag.String("cpuprofile", "", "pass --cpuprofile PREFIX-MODEL-ROWS-SERVER.prof to each kiln serve")
+	maxDelay := flag.String("max-delay", "", "kiln serve --max-delay of the adaptive server (empty: its default)")
+	threads := flag.Int("threads", 1, "kiln serve --threads, and the ceiling's BLAS threads")
 	models := flag.String("models", "mlp,lenet5", "models to measure")
 	only := flag.String("only", "", "run only this server (adaptive or batch-1)")
 	flag.Parse()
@@ -50,12 +56,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "serve_load: -repo and -images are required")
 		os.Exit(2)
 	}
+	loadStart := loadAvg()
 	x, err := readImages(*images)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve_load:", err)
 		os.Exit(1)
 	}
-	tensor.SetThreads(1)
+	if *proto != "rest" && *proto != "grpc" {
+		fmt.Fprintf(os.Stderr, "serve_load: -proto %q: want rest or grpc\n", *proto)
+		os.Exit(2)
+	}
+	if *conns <= 0 {
+		*conns = 128
+		if *proto == "grpc" {
+			*conns = 4
+		}
+	}
+	tensor.SetThreads(*threads)
 	var rowsSizes []int
 	for _, r := range splitComma(*rowsList) {
 		n, err := strconv.Atoi(r)
@@ -66,10 +83,10 @@ func main() {
 		rowsSizes = append(rowsSizes, n)
 	}
 	out := map[string]any{"bench": "serve_load", "slo_ms": slo.Seconds() * 1000, "rows_per_request": rowsSizes[0],
-		"numcpu": runtime.NumCPU()}
+		"numcpu": runtime.NumCPU(), "protocol": *proto, "threads": *threads}
 	for _, name := range splitComma(*models) {
 		ceil, best := ceiling(filepath.Join(*repo, name, "1"), name, x, *slo)
-		fmt.Printf("\n== %s: in-process ceiling %.0f rows/s (batch %d, one thread)\n", name, ceil, best)
+		fmt.Printf("\n== %s: in-process ceiling %.0f rows/s (batch %d, %d thread(s))\n", name, ceil, best, *threads)
 		p := name
 		if name == "lenet5" {
 			p = "lenet"
@@ -87,12 +104,25 @@ func main() {
 				if *only != "" && *only != label {
 					continue
 				}
-				srv, err := startServer(*kiln, *repo, maxBatch, *slo)
+				prof := ""
+				if *profile != "" {
+					prof = fmt.Sprintf("%s-%s-r%d-%s.prof", *profile, name, rowsPer, label)
+				}
+				srv, err := startServer(*kiln, *repo, maxBatch, *slo, *threads, *proto, *conns, *maxDelay, prof)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "serve_load:", err)
 					os.Exit(1)
 				}
-				bestSteps[i] = ladder(srv.grpc, name, x, rowsPer, *conns, *slo, *step, ceil, label)
+				var run func(rate float64) stepResult
+				if *proto == "rest" {
+					reqs := restRequests(name, x, rowsPer)
+					run = func(rate float64) stepResult { return offerREST(srv.restConns, reqs, rowsPer, rate, *step) }
+				} else {
+					reqs := requests(name, x, rowsPer)
+					run = func(rate float64) stepResult { return offer(srv.grpc, reqs, rowsPer, rate, *step) }
+				}
+				fmt.Printf("%s %s (%s, %d connections): offered rows/s  served rows/s  p50 ms  p99 ms (served)  refused  CPU µs/request: server generator; * counts (p99 ≤ objective, ≤ 1%% refused)\n", name, label, *proto, *conns)
+				bestSteps[i] = ladder(measureCPU(run, srv.cmd.Process.Pid, rowsPer), *slo)
 				served[i] = bestSteps[i].served
 				fmt.Printf("  server: %s\n", srv.batchSummary(name))
 				srv.stop()
@@ -107,6 +137,11 @@ func main() {
 			out[q+"served_p50_ms"] = round3(ms(bestSteps[0].p50))
 			out[q+"served_p99_ms"] = round3(ms(bestSteps[0].p99))
 			out[q+"batch1_p99_ms"] = round3(ms(bestSteps[1].p99))
+			out[q+"served_server_cpu_us_per_request"] = math.Round(bestSteps[0].srvCPU*10) / 10
+			out[q+"served_generator_cpu_us_per_request"] = math.Round(bestSteps[0].genCPU*10) / 10
+			out[q+"least_server_cpu_us_per_request"] = math.Round(bestSteps[0].minSrvCPU*10) / 10
+			out[q+"least_generator_cpu_us_per_request"] = math.Round(bestSteps[0].minGenCPU*10) / 10
+			out[q+"batch1_least_server_cpu_us_per_request"] = math.Round(bestSteps[1].minSrvCPU*10) / 10
 			out[q+"fraction_of_ceiling"] = round3(frac)
 			out[q+"speedup_vs_batch1"] = round3(speed)
 			if ri == 0 {
@@ -119,8 +154,26 @@ func main() {
 			}
 		}
 	}
+	out["loadavg_start"], out["loadavg_end"] = loadStart, loadAvg()
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
+}
+
+// loadAvg returns the one-minute load average (-1 when unknown).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
@@ -193,16 +246,26 @@ func ceiling(dir, name string, x []float32, slo time.Duration) (float64, int) {
 }
 
 type server struct {
-	rest string
-	cmd  *exec.Cmd
-	grpc []pb.GRPCInferenceServiceClient
-	cc   []*grpc.ClientConn
+	rest      string
+	cmd       *exec.Cmd
+	grpc      []pb.GRPCInferenceServiceClient
+	cc        []*grpc.ClientConn
+	restConns []*restConn
 }
 
-func startServer(kiln, repo string, maxBatch int, slo time.Duration) (*server, error) {
-	cmd := exec.Command(kiln, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--json",
-		"--max-batch", fmt.Sprint(maxBatch), "--slo", slo.String(), "--cache-rows", "0", "--threads", "1",
-		"--queue-rows", "4096")
+// startServer starts kiln serve with the given batch bound and opens conns
+// connections of the protocol to it.
+func startServer(kiln, repo string, maxBatch int, slo time.Duration, threads int, proto string, conns int, maxDelay, profile string) (*server, error) {
+	args := []string{"serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--json",
+		"--max-batch", fmt.Sprint(maxBatch), "--slo", slo.String(), "--cache-rows", "0", "--threads", fmt.Sprint(threads),
+		"--queue-rows", "4096"}
+	if profile != "" {
+		args = append(args, "--cpuprofile", profile)
+	}
+	if maxDelay != "" && maxBatch > 1 {
+		args = append(args, "--max-delay", maxDelay)
+	}
+	cmd := exec.Command(kiln, args...)
 	cmd.Stderr = nil
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -217,9 +280,19 @@ func startServer(kiln, repo string, maxBatch int, slo time.Duration) (*server, e
 		return nil, fmt.Errorf("kiln serve: %w", err)
 	}
 	s := &server{cmd: cmd, rest: addrs.REST}
-	for range 4 {
+	for range conns {
+		if proto == "rest" {
+			rc, err := dialREST(addrs.REST)
+			if err != nil {
+				s.stop()
+				return nil, err
+			}
+			s.restConns = append(s.restConns, rc)
+			continue
+		}
 		cc, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
+			s.stop()
 			return nil, err
 		}
 		s.cc = append(s.cc, cc)
@@ -232,44 +305,110 @@ func (s *server) stop() {
 	for _, c := range s.cc {
 		c.Close()
 	}
+	for _, c := range s.restConns {
+		c.c.Close()
+	}
 	s.cmd.Process.Signal(os.Interrupt)
 	s.cmd.Wait()
 }
 
-type stepResult struct {
-	offered, served    float64 // rows/s
-	p50, p99           time.Duration
-	ok, refused, other int64
+// measureCPU wraps a step with the CPU time (user and system) that the
+// server process (pid) and this generator spent on it, per request
+// answered: on a machine shared with other work, CPU per request is the
+// figure that does not depend on how much of the machine the run got.
+func measureCPU(run func(rate float64) stepResult, pid, rows int) func(rate float64) stepResult {
+	return func(rate float64) stepResult {
+		s0, g0 := procCPU(pid), selfCPU()
+		r := run(rate)
+		s1, g1 := procCPU(pid), selfCPU()
+		if n := float64(r.ok) + float64(r.refused); n > 0 {
+			r.srvCPU = (s1 - s0).Seconds() * 1e6 / n
+			r.genCPU = (g1 - g0).Seconds() * 1e6 / n
+		}
+		return r
+	}
 }
 
-// ladder offers rising load until the server saturates and returns the
-// best served throughput among steps whose p99 met the objective.
-func ladder(clients []pb.GRPCInferenceServiceClient, model string, x []float32, rows, conns int, slo, step time.Duration, ceil float64, label string) stepResult {
-	if conns > len(clients) {
-		conns = len(clients)
+// procCPU returns the user and system time of process pid from
+// /proc/PID/stat (0 when it cannot be read).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
 	}
-	reqs := requests(model, x, rows)
-	fmt.Printf("%s %s: offered rows/s  served rows/s  p50 ms  p99 ms  refused\n", model, label)
+	// Fields after the command name (which may hold spaces) start at ")".
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// selfCPU returns this process's user and system time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+type stepResult struct {
+	srvCPU, genCPU float64       // CPU µs per request sent, server and generator
+	p99All         time.Duration // p99 over all requests sent, refused ones as late
+	// The least CPU per request of any step of the ladder (set on the
+	// ladder's result): near saturation the fixed costs of a step are
+	// spread thinnest, so this is closest to the marginal cost.
+	minSrvCPU, minGenCPU float64
+	offered, served      float64 // rows/s
+	p50, p99             time.Duration
+	ok, refused, other   int64
+}
+
+// ladder offers rising load (run(rate) runs one step at rate rows/s)
+// until the server saturates and returns the best served throughput among
+// steps whose p99 met the objective, counting refused requests as late
+// (so at most 1% may be refused).
+func ladder(run func(rate float64) stepResult, slo time.Duration) stepResult {
 	var best stepResult
+	minSrv, minGen := math.Inf(1), math.Inf(1)
 	rate := 1000.0 // rows/s
 	// Rise until two steps in a row serve less than 90% of what was
 	// offered (saturation); a single step with a bad p99 (another process
 	// took the CPU) does not end the ladder.
-	saturated := 0
-	for i := 0; i < 16 && saturated < 2; i++ {
-		r := offer(clients[:conns], reqs, rows, rate, step)
+	step := func(rate float64, note string) stepResult {
+		r := run(rate)
+		if r.ok > 0 && r.srvCPU > 0 {
+			minSrv, minGen = min(minSrv, r.srvCPU), min(minGen, r.genCPU)
+		}
 		mark := ""
-		if r.p99 <= slo && r.served > best.served {
+		if r.p99All <= slo && r.served > best.served {
 			best = r
 			mark = " *"
 		}
-		fmt.Printf("  %10.0f  %10.0f  %6.2f  %6.2f  %7d%s\n", r.offered, r.served, ms(r.p50), ms(r.p99), r.refused, mark)
+		fmt.Printf("  %10.0f  %10.0f  %6.2f  %6.2f  %7d  %6.1f %6.1f%s%s\n", r.offered, r.served, ms(r.p50), ms(r.p99), r.refused, r.srvCPU, r.genCPU, mark, note)
+		return r
+	}
+	saturated := 0
+	for i := 0; i < 20 && saturated < 2; i++ {
+		r := step(rate, "")
 		if r.served < 0.9*r.offered {
 			saturated++
 		} else {
 			saturated = 0
 		}
 		rate *= 1.4
+	}
+	// The ×1.4 steps quantise the answer; one more step halfway (×1.18)
+	// above the best one refines it.
+	if best.offered > 0 {
+		step(best.offered*math.Sqrt(1.4), " (refining)")
+	}
+	if !math.IsInf(minSrv, 1) {
+		best.minSrvCPU, best.minGenCPU = minSrv, minGen
 	}
 	return best
 }
@@ -335,23 +474,7 @@ func offer(clients []pb.GRPCInferenceServiceClient, reqs []*pb.ModelInferRequest
 		}(i)
 	}
 	wg.Wait()
-	el := time.Since(start)
-	var good []time.Duration
-	for _, l := range lats {
-		if l >= 0 {
-			good = append(good, l)
-		}
-	}
-	sort.Slice(good, func(i, j int) bool { return good[i] < good[j] })
-	r := stepResult{offered: float64(total*rows) / dur.Seconds(), served: float64(ok.Load()) * float64(rows) / el.Seconds(),
-		ok: ok.Load(), refused: refused.Load() + other.Load()}
-	if len(good) > 0 {
-		r.p50 = good[len(good)/2]
-		r.p99 = good[len(good)*99/100]
-	} else {
-		r.p50, r.p99 = time.Hour, time.Hour
-	}
-	return r
+	return summarise(lats, rows, total, dur, time.Since(start))
 }
 
 // batchSummary reads the server's metrics: batches run, mean rows per

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -29,7 +30,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	grpcAddr := fs.String("grpc-addr", "127.0.0.1:8001", "gRPC listen address (empty: no gRPC)")
 	slo := fs.Duration("slo", 20*time.Millisecond, "latency objective of a request, and its default deadline")
 	maxBatch := fs.Int("max-batch", 256, "largest batch in rows (1: no batching)")
-	maxDelay := fs.Duration("max-delay", 0, "longest a request waits for its batch to fill (default slo/10, at most 2ms)")
+	maxDelay := fs.Duration("max-delay", 0, "longest a free model waits for its batch to fill, for the rows expected within it (default slo/40, at most 500µs; negative: no wait)")
 	queueRows := fs.Int("queue-rows", 0, "bound of each version's queue in rows (default 8 × max-batch)")
 	maxRows := fs.Int("max-rows", 1024, "most rows in one request")
 	maxInFlight := fs.Int("max-in-flight", 4096, "most requests being served at once, across models; more are refused with 429")
@@ -39,6 +40,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	threads := fs.Int("threads", 1, "compute threads (BLAS threads and Go processors)")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, how long to let in-flight requests finish")
+	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the server's run, until it stops, to this file")
 	asJSON := fs.Bool("json", false, "print the listening addresses as one JSON document on stdout")
 	pos, code, ok := parseFlags(fs, args, stderr)
 	if !ok {
@@ -60,6 +62,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "serve: --log-format %q: want text or json", *logFormat)
 	}
 	log := slog.New(h)
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fail(stderr, "serve: cpuprofile: %v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fail(stderr, "serve: cpuprofile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runtime.GOMAXPROCS(max(*threads, 2)) // one more for the network than for compute
 	tensor.SetThreads(*threads)
 
