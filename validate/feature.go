@@ -181,10 +181,15 @@ func (f *FeatureStats) addNumber(v float64, isInt bool) {
 		n.Zeros++
 	}
 	n.Moments.Add(v)
-	n.Grid.Add(v) // may fill the sketch and registers from the grid, without v
+	repeat := n.Grid.Add(v) // may fill the sketch and registers from the grid, without v
 	if n.sketchLive {
 		n.Sketch.Add(v)
-		f.HLL.AddHash(hashFloat(v))
+		// A repeat of its bin's single value is in the registers
+		// already (from the grid, or when it first came), and adding it
+		// again would change nothing.
+		if !repeat {
+			f.HLL.AddHash(hashFloat(v))
+		}
 	}
 }
 

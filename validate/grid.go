@@ -82,8 +82,9 @@ func (g *Grid) setExp(e int) {
 	g.scale = math.Ldexp(1, -e)
 }
 
-// Add adds one finite value.
-func (g *Grid) Add(x float64) {
+// Add adds one finite value. It reports whether x repeats its bin's
+// single value (the bin held x, and only x, already).
+func (g *Grid) Add(x float64) (repeat bool) {
 	if g.scale == 0 {
 		g.setExp(gridMinExp)
 	}
@@ -110,11 +111,14 @@ func (g *Grid) Add(x float64) {
 				g.firstMix()
 			}
 			b.v = math.NaN() // mixed; NaN never equals a value
+		} else {
+			repeat = true
 		}
 		b.c++
-		return
+		return repeat
 	}
 	g.addBin(i, 1, x, false)
+	return false
 }
 
 // addBin adds c values to bin i (at the current Exp), widening bins as

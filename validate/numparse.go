@@ -17,7 +17,67 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // (mantissa below 2^53, power of ten at most 22: one correctly rounded
 // multiply or divide); everything else goes to strconv.ParseFloat, so the
 // result is always the correctly rounded value.
+//
+// The common plain forms ("-123", "41.98") are read here by two tight
+// digit loops; anything else (a '+' sign, an exponent, more than 18
+// integer or 19 significant digits, a long mantissa) goes to
+// parseNumberGeneral, which gives the same answer for the plain forms
+// (FuzzParseNumber checks both against each other and strconv).
 func parseNumber(b []byte) (v float64, isInt, ok bool) {
+	n := len(b)
+	i := 0
+	neg := false
+	if n > 0 && b[0] == '-' {
+		neg = true
+		i = 1
+	}
+	var mant uint64
+	start := i
+	for i < n {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		mant = mant*10 + uint64(d)
+		i++
+	}
+	intDigits := i - start
+	if i == n {
+		if intDigits == 0 || intDigits > 18 {
+			return parseNumberGeneral(b)
+		}
+		v = float64(mant) // below 10^18: correctly rounded
+		if neg {
+			v = -v
+		}
+		return v, true, true
+	}
+	if b[i] != '.' {
+		return parseNumberGeneral(b)
+	}
+	i++
+	fs := i
+	for i < n {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		mant = mant*10 + uint64(d)
+		i++
+	}
+	frac := i - fs
+	if i != n || intDigits+frac == 0 || intDigits+frac > 19 || mant >= 1<<53 || frac > 22 {
+		return parseNumberGeneral(b)
+	}
+	v = float64(mant) / pow10[frac]
+	if neg {
+		v = -v
+	}
+	return v, false, true
+}
+
+// parseNumberGeneral is parseNumber for every form.
+func parseNumberGeneral(b []byte) (v float64, isInt, ok bool) {
 	n := len(b)
 	if n == 0 {
 		return 0, false, false

@@ -18,20 +18,12 @@ func radixSort(a []float64, keys []uint64) []uint64 {
 	if cap(keys) < 2*n {
 		keys = make([]uint64, 2*n)
 	}
-	src, dst := keys[:n], keys[n:2*n]
-	for i, x := range a {
-		b := math.Float64bits(x)
-		if b>>63 == 1 {
-			b = ^b
-		} else {
-			b |= 1 << 63
-		}
-		src[i] = b
-	}
-	// One counting pass for all eight digits, then a scatter pass for
-	// each digit on which the keys differ.
+	// One counting pass over a for all eight digits (the keys computed on
+	// the fly), then a scatter pass for each digit on which the keys
+	// differ: the first reads a, the last writes a.
 	var count [8][256]int32
-	for _, k := range src {
+	for _, x := range a {
+		k := floatKey(x)
 		count[0][byte(k)]++
 		count[1][byte(k>>8)]++
 		count[2][byte(k>>16)]++
@@ -41,10 +33,13 @@ func radixSort(a []float64, keys []uint64) []uint64 {
 		count[6][byte(k>>48)]++
 		count[7][byte(k>>56)]++
 	}
+	k0 := floatKey(a[0])
+	var passes [8]uint
+	np := 0
 	for p := 0; p < 8; p++ {
 		shift := uint(8 * p)
 		c := &count[p]
-		if int(c[byte(src[0]>>shift)]) == n {
+		if int(c[byte(k0>>shift)]) == n {
 			continue
 		}
 		var pos int32
@@ -53,22 +48,74 @@ func radixSort(a []float64, keys []uint64) []uint64 {
 			c[d] = pos
 			pos += x
 		}
-		for _, k := range src {
-			d := byte(k >> shift)
-			dst[c[d]] = k
-			c[d]++
+		passes[np] = uint(p)
+		np++
+	}
+	if np == 0 {
+		return keys // every key the same: a is sorted
+	}
+	src, dst := keys[:n], keys[n:2*n]
+	for q := 0; q < np; q++ {
+		p := passes[q]
+		shift := 8 * p
+		c := &count[p]
+		switch {
+		case q == 0 && np == 1:
+			// Read a, write the sorted bit patterns, copied back below.
+			for _, x := range a {
+				k := floatKey(x)
+				d := byte(k >> shift)
+				dst[c[d]] = math.Float64bits(x)
+				c[d]++
+			}
+			for i, b := range dst {
+				a[i] = math.Float64frombits(b)
+			}
+			return keys
+		case q == 0:
+			for _, x := range a {
+				k := floatKey(x)
+				d := byte(k >> shift)
+				dst[c[d]] = k
+				c[d]++
+			}
+		case q == np-1:
+			for _, k := range src {
+				d := byte(k >> shift)
+				a[c[d]] = keyFloat(k)
+				c[d]++
+			}
+			return keys
+		default:
+			for _, k := range src {
+				d := byte(k >> shift)
+				dst[c[d]] = k
+				c[d]++
+			}
 		}
 		src, dst = dst, src
 	}
-	for i, b := range src {
-		if b>>63 == 1 {
-			b &^= 1 << 63
-		} else {
-			b = ^b
-		}
-		a[i] = math.Float64frombits(b)
-	}
 	return keys
+}
+
+// floatKey is x's order-preserving bit pattern: unsigned order of keys is
+// the order of the floats, -0 before +0.
+func floatKey(x float64) uint64 {
+	b := math.Float64bits(x)
+	if b>>63 == 1 {
+		return ^b
+	}
+	return b | 1<<63
+}
+
+// keyFloat inverts floatKey.
+func keyFloat(b uint64) float64 {
+	if b>>63 == 1 {
+		b &^= 1 << 63
+	} else {
+		b = ^b
+	}
+	return math.Float64frombits(b)
 }
 
 // sortFloats sorts a (no NaNs) in place: quicksort with a median-of-three
