@@ -57,6 +57,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecodeStats -fuzztime 30s ./validate/
 	$(GO) test -run XXX -fuzz FuzzDecodeSchema -fuzztime 30s ./validate/
 	$(GO) test -run XXX -fuzz FuzzParquet -fuzztime 30s ./validate/
+	$(GO) test -run XXX -fuzz FuzzParseNumber -fuzztime 30s ./validate/
 
 # The quickstart is a pipeline (examples/quickstart/pipeline.yaml): a second
 # run skips every cached step. KILN_THREADS=N sets its threads variable.
