@@ -128,15 +128,11 @@ func runModelsRegister(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "%v", err)
 	}
 	defer s.Close()
-	parent, err := store.ParentRunFromEnv()
+	spec, err := commandRunSpec("", append([]string{"models", "register"}, args...), flagConfig(fs))
 	if err != nil {
 		return usageErr(stderr, "%v", err)
 	}
-	wd, _ := os.Getwd()
-	m, err := s.RegisterModelDir(ctx, name, dir, store.RunSpec{
-		Name: os.Getenv(envPipelineStep), Command: append([]string{"kiln", "models", "register"}, args...), Config: flagConfig(fs),
-		Parent: parent, CacheKey: os.Getenv(envCacheKey), Code: store.CurrentCode(wd),
-	})
+	m, err := s.RegisterModelDir(ctx, name, dir, spec)
 	if err != nil {
 		return fail(stderr, "models register: %v", err)
 	}

@@ -39,7 +39,7 @@ func startRecording(ctx context.Context, kind string, argv []string, cfg any) (*
 	if store.Disabled() {
 		return &recording{rec: store.Discard}, nil
 	}
-	parent, err := store.ParentRunFromEnv()
+	spec, err := commandRunSpec(kind, argv, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -47,16 +47,28 @@ func startRecording(ctx context.Context, kind string, argv []string, cfg any) (*
 	if err != nil {
 		return nil, err
 	}
-	wd, _ := os.Getwd()
-	run, err := s.StartRun(ctx, store.RunSpec{
-		Kind: kind, Name: os.Getenv(envPipelineStep), Command: append([]string{"kiln"}, argv...), Config: cfg,
-		Parent: parent, CacheKey: os.Getenv(envCacheKey), Code: store.CurrentCode(wd),
-	})
+	run, err := s.StartRun(ctx, spec)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	return &recording{store: s, rec: run}, nil
+}
+
+// commandRunSpec is the run of this kiln command: kind, the command line
+// argv (without the program name), its configuration cfg, the code of the
+// working folder, and the pipeline step's name, cache key and parent run
+// from the environment a pipeline sets.
+func commandRunSpec(kind string, argv []string, cfg any) (store.RunSpec, error) {
+	parent, err := store.ParentRunFromEnv()
+	if err != nil {
+		return store.RunSpec{}, err
+	}
+	wd, _ := os.Getwd()
+	return store.RunSpec{
+		Kind: kind, Name: os.Getenv(envPipelineStep), Command: append([]string{"kiln"}, argv...), Config: cfg,
+		Parent: parent, CacheKey: os.Getenv(envCacheKey), Code: store.CurrentCode(wd),
+	}, nil
 }
 
 // end records the run's end (failed with runErr's message when it is not
