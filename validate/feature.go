@@ -220,31 +220,6 @@ func isBool(b []byte) bool {
 	return false
 }
 
-// addTyped adds a value that a typed reader (JSON, Parquet) produced.
-func (f *FeatureStats) addTyped(v any, scratch []byte) []byte {
-	switch x := v.(type) {
-	case nil:
-	case bool:
-		scratch = strconv.AppendBool(scratch[:0], x)
-		f.addString(scratch)
-	case float64:
-		scratch = strconv.AppendFloat(scratch[:0], x, 'g', -1, 64)
-		f.addNumber(x, false)
-	case int64:
-		scratch = strconv.AppendInt(scratch[:0], x, 10)
-		f.addNumber(float64(x), true)
-	case uint64:
-		scratch = strconv.AppendUint(scratch[:0], x, 10)
-		f.addNumber(float64(x), true)
-	case []byte:
-		f.addString(x)
-	case string:
-		scratch = append(scratch[:0], x...)
-		f.addString(scratch)
-	}
-	return scratch
-}
-
 // merge folds o (finished) into f.
 func (f *FeatureStats) merge(o *FeatureStats) error {
 	f.fillFromGrid()

@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -66,45 +67,78 @@ func computeParquet(path string) (s *Stats, err error) {
 	return s, nil
 }
 
+// addArrowColumn adds the first n values of col to f, choosing the
+// column's reader once rather than per value.
 func addArrowColumn(f *FeatureStats, col arrow.Array, n int, scratch []byte) []byte {
+	switch a := col.(type) {
+	case *array.Float64:
+		addNumbers(f, a, n, false)
+	case *array.Float32:
+		addNumbers(f, a, n, false)
+	case *array.Int64:
+		addNumbers(f, a, n, true)
+	case *array.Int32:
+		addNumbers(f, a, n, true)
+	case *array.Int16:
+		addNumbers(f, a, n, true)
+	case *array.Int8:
+		addNumbers(f, a, n, true)
+	case *array.Uint64:
+		addNumbers(f, a, n, true)
+	case *array.Uint32:
+		addNumbers(f, a, n, true)
+	case *array.Uint16:
+		addNumbers(f, a, n, true)
+	case *array.Uint8:
+		addNumbers(f, a, n, true)
+	case *array.String:
+		scratch = addStrings(f, a, n, scratch)
+	case *array.LargeString:
+		scratch = addStrings(f, a, n, scratch)
+	case *array.Binary:
+		for i := 0; i < n; i++ {
+			if !a.IsNull(i) {
+				f.addString(a.Value(i))
+			}
+		}
+	case *array.Boolean:
+		for i := 0; i < n; i++ {
+			if !a.IsNull(i) {
+				scratch = strconv.AppendBool(scratch[:0], a.Value(i))
+				f.addString(scratch)
+			}
+		}
+	default:
+		for i := 0; i < n; i++ {
+			if !col.IsNull(i) {
+				scratch = fmt.Append(scratch[:0], col.GetOneForMarshal(i))
+				f.addString(scratch)
+			}
+		}
+	}
+	return scratch
+}
+
+// valueArray is an Arrow array of values of type T.
+type valueArray[T any] interface {
+	IsNull(i int) bool
+	Value(i int) T
+}
+
+func addNumbers[T int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | float32 | float64](f *FeatureStats, a valueArray[T], n int, isInt bool) {
 	for i := 0; i < n; i++ {
-		if col.IsNull(i) {
-			continue
+		if !a.IsNull(i) {
+			f.addNumber(float64(a.Value(i)), isInt)
 		}
-		var v any
-		switch a := col.(type) {
-		case *array.Float64:
-			v = a.Value(i)
-		case *array.Float32:
-			v = float64(a.Value(i))
-		case *array.Int64:
-			v = a.Value(i)
-		case *array.Int32:
-			v = int64(a.Value(i))
-		case *array.Int16:
-			v = int64(a.Value(i))
-		case *array.Int8:
-			v = int64(a.Value(i))
-		case *array.Uint64:
-			v = a.Value(i)
-		case *array.Uint32:
-			v = int64(a.Value(i))
-		case *array.Uint16:
-			v = int64(a.Value(i))
-		case *array.Uint8:
-			v = int64(a.Value(i))
-		case *array.String:
-			v = a.Value(i)
-		case *array.LargeString:
-			v = a.Value(i)
-		case *array.Binary:
-			v = a.Value(i)
-		case *array.Boolean:
-			v = a.Value(i)
-		default:
-			v = fmt.Sprint(col.GetOneForMarshal(i))
+	}
+}
+
+func addStrings(f *FeatureStats, a valueArray[string], n int, scratch []byte) []byte {
+	for i := 0; i < n; i++ {
+		if !a.IsNull(i) {
+			scratch = append(scratch[:0], a.Value(i)...)
+			f.addString(scratch)
 		}
-		scratch = f.addTyped(v, scratch)
 	}
 	return scratch
 }
