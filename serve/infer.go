@@ -203,6 +203,7 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 		}()
 	}
 	var got []*InferResult
+	var probs [][]float32 // got[i].Probs
 	var names []string
 	var firstErr error
 	for pending := len(arms); pending > 0; {
@@ -220,11 +221,8 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 				continue
 			}
 			got = append(got, a.res)
+			probs = append(probs, a.res.Probs)
 			names = append(names, a.version)
-			probs := make([][]float32, len(got))
-			for i, r := range got {
-				probs[i] = r.Probs
-			}
 			if ensembleDecided(probs, pending, a.res.Rows, a.res.Classes) {
 				pending = 0
 			}
@@ -237,10 +235,6 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 			firstErr = ErrDeadline
 		}
 		return nil, firstErr
-	}
-	probs := make([][]float32, len(got))
-	for i, r := range got {
-		probs[i] = r.Probs
 	}
 	sortVersions(names)
 	return &InferResult{Model: req.Model, Version: strings.Join(names, "+"), ID: req.ID, Rows: got[0].Rows, Classes: got[0].Classes,
