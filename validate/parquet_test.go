@@ -43,23 +43,7 @@ func TestParquetMatchesCSV(t *testing.T) {
 		}
 		csvRows = append(csvRows, []string{r[fare], r[pay], r[sec]})
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	p := filepath.Join(t.TempDir(), "taxi.parquet")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(schema, f, nil, pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	p := writeParquetFile(t, "taxi.parquet", b)
 	pq, err := ComputeFile(p, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -94,10 +78,15 @@ func smallParquet(t testing.TB) []byte {
 	defer b.Release()
 	b.Field(0).(*array.Float64Builder).AppendValues([]float64{1.5, 0, -2}, []bool{true, false, true})
 	b.Field(1).(*array.StringBuilder).AppendValues([]string{"a", "b", "a"}, nil)
+	return parquetBytes(t, b)
+}
+
+// parquetBytes returns a Parquet file holding b's record.
+func parquetBytes(t testing.TB, b *array.RecordBuilder) []byte {
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	var buf bytes.Buffer
-	w, err := pqarrow.NewFileWriter(schema, &buf, nil, pqarrow.DefaultWriterProps())
+	w, err := pqarrow.NewFileWriter(rec.Schema(), &buf, nil, pqarrow.DefaultWriterProps())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +99,16 @@ func smallParquet(t testing.TB) []byte {
 	return buf.Bytes()
 }
 
+// writeParquetFile writes b's record as a Parquet file named name in a
+// temporary directory and returns its path.
+func writeParquetFile(t testing.TB, name string, b *array.RecordBuilder) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, parquetBytes(t, b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestParquetUnsigned: a uint64 column is an INT feature with its values,
 // not strings of their printed form.
 func TestParquetUnsigned(t *testing.T) {
@@ -117,23 +116,7 @@ func TestParquetUnsigned(t *testing.T) {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
 	b.Field(0).(*array.Uint64Builder).AppendValues([]uint64{1, 2, 7}, nil)
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	p := filepath.Join(t.TempDir(), "u.parquet")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(schema, f, nil, pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	p := writeParquetFile(t, "u.parquet", b)
 	st, err := ComputeFile(p, Options{})
 	if err != nil {
 		t.Fatal(err)
