@@ -183,8 +183,6 @@ func (s *Server) Sync() error {
 		return nil
 	}
 	var retired []*servedVersion
-	type retiredKey struct{ model, version string }
-	var retiredKeys []retiredKey
 	// Load outside the lock: requests keep flowing while files are read.
 	loaded := map[string]map[string]*servedVersion{}
 	for name, rm := range found {
@@ -221,7 +219,6 @@ func (s *Server) Sync() error {
 		for v, nv := range loaded[name] {
 			if old := sm.versions[v]; old != nil {
 				retired = append(retired, old)
-				retiredKeys = append(retiredKeys, retiredKey{name, v})
 			}
 			sm.versions[v] = nv
 			changed = true
@@ -231,7 +228,6 @@ func (s *Server) Sync() error {
 			if _, ok := rm.versions[v]; !ok {
 				delete(sm.versions, v)
 				retired = append(retired, old)
-				retiredKeys = append(retiredKeys, retiredKey{name, v})
 				changed = true
 				s.log.Info("model version unloaded", "model", name, "version", v)
 			}
@@ -245,9 +241,8 @@ func (s *Server) Sync() error {
 	}
 	for name, sm := range s.models {
 		if _, ok := found[name]; !ok {
-			for v, old := range sm.versions {
+			for _, old := range sm.versions {
 				retired = append(retired, old)
-				retiredKeys = append(retiredKeys, retiredKey{name, v})
 			}
 			delete(s.models, name)
 			s.met.loaded.DeleteLabelValues(name)
@@ -256,12 +251,12 @@ func (s *Server) Sync() error {
 	}
 	s.mu.Unlock()
 	// Requests already queued on a retired version finish on it.
-	for i, sv := range retired {
+	for _, sv := range retired {
 		sv.batcher.Stop()
-		k := retiredKeys[i]
-		s.cache.DropVersion(k.model, k.version)
-		if !s.ModelReady(k.model, k.version) { // unloaded, not replaced
-			s.met.dropVersion(k.model, k.version)
+		name, v := sv.model.Name, sv.model.Version
+		s.cache.DropVersion(name, v)
+		if !s.ModelReady(name, v) { // unloaded, not replaced
+			s.met.dropVersion(name, v)
 		}
 	}
 	return nil
