@@ -23,6 +23,9 @@ type storeRecorder struct {
 	dir string
 	src []byte
 	run *store.Run
+	// code is the version of the code the pipeline runs, read once by
+	// StartPipeline (without build stamps it asks git) for every run.
+	code store.CodeVersion
 }
 
 func (r *storeRecorder) StartPipeline(ctx context.Context, p pipeline.PipelineStart) (string, error) {
@@ -30,8 +33,9 @@ func (r *storeRecorder) StartPipeline(ctx context.Context, p pipeline.PipelineSt
 	if err != nil {
 		return "", err
 	}
+	r.code = store.CurrentCode(r.dir)
 	run, err := r.s.StartRun(ctx, store.RunSpec{
-		Kind: "pipeline", Name: filepath.Base(p.File), Command: p.Args, Parent: parent, Code: store.CurrentCode(r.dir),
+		Kind: "pipeline", Name: filepath.Base(p.File), Command: p.Args, Parent: parent, Code: r.code,
 		Config: map[string]any{"file": p.File, "sha256": p.FileSHA256, "content": string(r.src), "steps": p.Steps},
 	})
 	if err != nil {
@@ -64,7 +68,7 @@ func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline
 	}
 	run, err := r.s.StartRun(ctx, store.RunSpec{
 		Kind: "pipeline.step", Name: s.Name, Command: append([]string{"kiln"}, s.Command...), Parent: r.run.ID(),
-		CacheKey: s.Key, Config: map[string]any{"kind": s.Kind}, Code: store.CurrentCode(r.dir),
+		CacheKey: s.Key, Config: map[string]any{"kind": s.Kind}, Code: r.code,
 	})
 	if err != nil {
 		return err
