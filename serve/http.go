@@ -132,26 +132,31 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	var bin []byte
 	for _, o := range res.Outputs {
 		out := restOutput{Name: o}
-		var raw []byte
+		binOut := req.BinaryAll || req.BinaryOutputs[o]
+		off := len(bin)
 		switch o {
 		case ProbabilitiesName:
-			out.Shape, out.Datatype, out.Data = []int64{int64(res.Rows), int64(res.Classes)}, "FP32", jsonFloats(res.Probs)
-			raw = make([]byte, 4*len(res.Probs))
-			for i, v := range res.Probs {
-				binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+			out.Shape, out.Datatype = []int64{int64(res.Rows), int64(res.Classes)}, "FP32"
+			if binOut {
+				for _, v := range res.Probs {
+					bin = binary.LittleEndian.AppendUint32(bin, math.Float32bits(v))
+				}
+			} else {
+				out.Data = jsonFloats(res.Probs)
 			}
 		case ClassName:
 			cls := res.ClassOf()
-			out.Shape, out.Datatype, out.Data = []int64{int64(res.Rows)}, "INT64", cls
-			raw = make([]byte, 8*len(cls))
-			for i, v := range cls {
-				binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+			out.Shape, out.Datatype = []int64{int64(res.Rows)}, "INT64"
+			if binOut {
+				for _, v := range cls {
+					bin = binary.LittleEndian.AppendUint64(bin, uint64(v))
+				}
+			} else {
+				out.Data = cls
 			}
 		}
-		if req.BinaryAll || req.BinaryOutputs[o] {
-			out.Data = nil
-			out.Parameters = map[string]any{"binary_data_size": len(raw)}
-			bin = append(bin, raw...)
+		if binOut {
+			out.Parameters = map[string]any{"binary_data_size": len(bin) - off}
 		}
 		resp.Outputs = append(resp.Outputs, out)
 	}
