@@ -126,3 +126,42 @@ func TestParquetUnsigned(t *testing.T) {
 		t.Errorf("uint64 column: type %s, min %v, max %v, %d strings", u.Type, u.Numeric.Min, u.Numeric.Max, u.Strings)
 	}
 }
+
+// TestParquetColumnTypes: booleans count as the strings true and false,
+// narrow integers and float32 as numbers, binaries as strings, and other
+// types (here a date) as strings of their printed value; nulls are missing.
+func TestParquetColumnTypes(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "i", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "f", Type: arrow.PrimitiveTypes.Float32},
+		{Name: "bin", Type: arrow.BinaryTypes.Binary},
+		{Name: "d", Type: arrow.FixedWidthTypes.Date32},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.BooleanBuilder).AppendValues([]bool{true, false, true}, []bool{true, true, false})
+	b.Field(1).(*array.Int32Builder).AppendValues([]int32{-3, 4, 5}, nil)
+	b.Field(2).(*array.Float32Builder).AppendValues([]float32{0.5, 1, 2}, nil)
+	b.Field(3).(*array.BinaryBuilder).AppendValues([][]byte{[]byte("x"), []byte("y"), []byte("x")}, nil)
+	b.Field(4).(*array.Date32Builder).AppendValues([]arrow.Date32{0, 1, 1}, nil)
+	st, err := ComputeFile(writeParquetFile(t, "t.parquet", b), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := st.Feature("b"); f.Type != TypeBool || f.Missing != 1 || f.String.Values.Counts["true"] != 1 || f.String.Values.Counts["false"] != 1 {
+		t.Errorf("bool column: %+v", f)
+	}
+	if f := st.Feature("i"); f.Type != TypeInt || f.Numeric.Min != -3 || f.Numeric.Max != 5 {
+		t.Errorf("int32 column: %+v", f)
+	}
+	if f := st.Feature("f"); f.Type != TypeFloat || f.Numeric.Min != 0.5 || f.Numeric.Max != 2 {
+		t.Errorf("float32 column: %+v", f)
+	}
+	if f := st.Feature("bin"); f.Type != TypeString || f.String.Values.Counts["x"] != 2 {
+		t.Errorf("binary column: %+v", f)
+	}
+	if f := st.Feature("d"); f.Type != TypeString || f.Distinct != 2 || f.Count != 3 {
+		t.Errorf("date column: %+v", f)
+	}
+}
