@@ -246,15 +246,18 @@ func decodeREST(body []byte, headerLen int, model, version string, cache *header
 	return req, nil
 }
 
+// binaryWidths are the element sizes, in bytes, of the datatypes
+// binaryNumbers decodes other than FP32 (which binaryFP32 decodes).
+var binaryWidths = map[string]int64{"FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8,
+	"UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8}
+
 // binaryNumbers decodes n little-endian elements of a numeric datatype to
 // float32 (FP32, FP64, INT8-64 and UINT8-64; FP16 is not supported).
 func binaryNumbers(b []byte, dt string, n int64, field string) ([]float32, error) {
 	if dt == "FP32" {
 		return binaryFP32(b, n, field)
 	}
-	sizes := map[string]int64{"FP32": 4, "FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8,
-		"UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8}
-	w, ok := sizes[dt]
+	w, ok := binaryWidths[dt]
 	if !ok {
 		return nil, badRequest(field+".datatype", "binary data of datatype %s is not supported", dt)
 	}
@@ -265,8 +268,6 @@ func binaryNumbers(b []byte, dt string, n int64, field string) ([]float32, error
 	for i := range out {
 		e := b[int64(i)*w:]
 		switch dt {
-		case "FP32":
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(e))
 		case "FP64":
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(e)))
 		case "INT8":
