@@ -5,12 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/kiln-ml/kiln/internal/filehash"
 )
 
 // HashPath returns "sha256:HEX" of what is at path: for a file, the hash
@@ -31,7 +32,7 @@ func hashTree(path string) (string, map[string]string, error) {
 		return "", nil, err
 	}
 	if !fi.IsDir() {
-		h, _, err := hashFile(path)
+		h, _, err := filehash.File(path)
 		if err != nil {
 			return "", nil, err
 		}
@@ -58,7 +59,7 @@ func hashTree(path string) (string, map[string]string, error) {
 			fmt.Fprintf(tree, "l %q %q\n", rel, target)
 			files[rel] = "link:" + target
 		case d.Type().IsRegular():
-			h, n, err := hashFile(p)
+			h, n, err := filehash.File(p)
 			if err != nil {
 				return err
 			}
@@ -73,20 +74,6 @@ func hashTree(path string) (string, map[string]string, error) {
 		return "", nil, fmt.Errorf("hash %s: %w", path, err)
 	}
 	return "sha256:" + hex.EncodeToString(tree.Sum(nil)), files, nil
-}
-
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // PortHash is a named path with the hash of its content.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kiln-ml/kiln/internal/filehash"
 )
 
 // TestMain lets the test binary act as a tiny kiln with three verbs when
@@ -443,9 +445,9 @@ func TestAmendedOutput(t *testing.T) {
 		t.Fatalf("first run: %v", ran)
 	}
 	csv := filepath.Join(e.dir, "rows.csv")
-	old, _, _ := hashFile(csv)
+	old, _, _ := filehash.File(csv)
 	os.WriteFile(csv, []byte("a,b\n3,4\n"), 0o644) // row 1 deleted
-	now, _, _ := hashFile(csv)
+	now, _, _ := filehash.File(csv)
 	var asked []string
 	amended := func(file, o, n string, since time.Time) bool {
 		asked = append(asked, file)

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kiln-ml/kiln/internal/filehash"
 )
 
 // Artifact is a recorded file or folder.
@@ -53,21 +55,6 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// hashFile returns the SHA-256 and size of a file's content.
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
 // walkTree lists the regular files under dir with their hashes, in byte
 // order of their relative paths. Symbolic links are followed for files;
 // anything else that is not a regular file or folder is an error.
@@ -91,7 +78,7 @@ func walkTree(dir string) ([]manifestEntry, error) {
 		if err != nil {
 			return err
 		}
-		h, n, err := hashFile(p)
+		h, n, err := filehash.File(p)
 		if err != nil {
 			return err
 		}
@@ -125,7 +112,7 @@ func HashPath(path string) (hash, kind string, size, files int64, err error) {
 	if !fi.Mode().IsRegular() {
 		return "", "", 0, 0, fmt.Errorf("store: %s is neither a file nor a folder", path)
 	}
-	h, n, err := hashFile(path)
+	h, n, err := filehash.File(path)
 	if err != nil {
 		return "", "", 0, 0, fmt.Errorf("store: %w", err)
 	}
