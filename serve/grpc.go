@@ -87,11 +87,7 @@ func (g *grpcService) ModelInfer(ctx context.Context, r *pb.ModelInferRequest) (
 		case ProbabilitiesName:
 			t = &pb.ModelInferResponse_InferOutputTensor{Name: o, Datatype: "FP32", Shape: []int64{int64(res.Rows), int64(res.Classes)}}
 			if raw {
-				b := make([]byte, 4*len(res.Probs))
-				for i, v := range res.Probs {
-					binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-				}
-				resp.RawOutputContents = append(resp.RawOutputContents, b)
+				resp.RawOutputContents = append(resp.RawOutputContents, appendFP32s(nil, res.Probs))
 			} else {
 				t.Contents = &pb.InferTensorContents{Fp32Contents: res.Probs}
 			}
@@ -99,11 +95,7 @@ func (g *grpcService) ModelInfer(ctx context.Context, r *pb.ModelInferRequest) (
 			t = &pb.ModelInferResponse_InferOutputTensor{Name: o, Datatype: "INT64", Shape: []int64{int64(res.Rows)}}
 			cls := res.ClassOf()
 			if raw {
-				b := make([]byte, 8*len(cls))
-				for i, v := range cls {
-					binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
-				}
-				resp.RawOutputContents = append(resp.RawOutputContents, b)
+				resp.RawOutputContents = append(resp.RawOutputContents, appendINT64s(nil, cls))
 			} else {
 				t.Contents = &pb.InferTensorContents{Int64Contents: cls}
 			}

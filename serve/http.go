@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,9 +137,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		case ProbabilitiesName:
 			out.Shape, out.Datatype = []int64{int64(res.Rows), int64(res.Classes)}, "FP32"
 			if binOut {
-				for _, v := range res.Probs {
-					bin = binary.LittleEndian.AppendUint32(bin, math.Float32bits(v))
-				}
+				bin = appendFP32s(bin, res.Probs)
 			} else {
 				out.Data = jsonFloats(res.Probs)
 			}
@@ -148,9 +145,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 			cls := res.ClassOf()
 			out.Shape, out.Datatype = []int64{int64(res.Rows)}, "INT64"
 			if binOut {
-				for _, v := range cls {
-					bin = binary.LittleEndian.AppendUint64(bin, uint64(v))
-				}
+				bin = appendINT64s(bin, cls)
 			} else {
 				out.Data = cls
 			}

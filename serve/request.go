@@ -1,7 +1,10 @@
 package serve
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 )
 
@@ -145,4 +148,23 @@ func shapeString(s []int) string {
 		out += fmt.Sprint(d)
 	}
 	return out
+}
+
+// appendFP32s appends v to b as little-endian FP32, the protocols' raw
+// tensor encoding.
+func appendFP32s(b []byte, v []float32) []byte {
+	b = slices.Grow(b, 4*len(v))
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return b
+}
+
+// appendINT64s appends v to b as little-endian INT64.
+func appendINT64s(b []byte, v []int64) []byte {
+	b = slices.Grow(b, 8*len(v))
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint64(b, uint64(x))
+	}
+	return b
 }
