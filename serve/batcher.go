@@ -272,14 +272,12 @@ func (b *Batcher) loop() {
 		full := take < len(b.queue)
 		batch := append([]*pending(nil), b.queue[:take]...)
 		b.queue = append(b.queue[:0], b.queue[take:]...)
-		for _, p := range batch {
-			b.rows -= p.rows
-		}
-		b.busy = true
 		batchRows := 0
 		for _, p := range batch {
 			batchRows += p.rows
 		}
+		b.rows -= batchRows
+		b.busy = true
 		est := b.rowTime * time.Duration(batchRows)
 		b.mu.Unlock()
 		b.run(batch, est, full)
