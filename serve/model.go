@@ -52,11 +52,9 @@ func NewModel(name, version string, info *nn.SavedModel, net nn.Module) (*Model,
 	if info.Config.FlattenInput() {
 		sample = []int{feat}
 	}
-	std := info.Std
-	if std == 0 {
-		std = 1
+	if info.Std == 0 { // as nn.LoadModel does, for an info built by hand
+		info.Std = 1
 	}
-	info.Std = std
 	return &Model{Name: name, Version: version, Info: info, Features: feat, Classes: info.Config.Classes, Sample: sample, net: net, tape: tp}, nil
 }
 
