@@ -178,20 +178,9 @@ func loadAvg() float64 {
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
+// splitComma returns the non-empty items of a comma-separated list.
 func splitComma(s string) []string {
-	var out []string
-	cur := ""
-	for _, c := range s + "," {
-		if c == ',' {
-			if cur != "" {
-				out = append(out, cur)
-			}
-			cur = ""
-			continue
-		}
-		cur += string(c)
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' })
 }
 
 // readImages returns the MNIST test images as rows of 784 pixels in [0, 1].
