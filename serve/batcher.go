@@ -209,13 +209,6 @@ func (b *Batcher) QueuedRows() int {
 	return b.rows
 }
 
-// Limit returns the current AIMD batch limit.
-func (b *Batcher) Limit() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.aimd.Limit()
-}
-
 // Stop refuses new requests, runs the ones queued, and returns when the
 // batcher's goroutine has ended.
 func (b *Batcher) Stop() {
