@@ -15,34 +15,54 @@ type feedbackEntry struct {
 type feedbackLog struct {
 	mu    sync.Mutex
 	cap   int
-	byID  map[string]feedbackEntry
-	order []string
+	byID  map[string]feedbackSlot
+	order []string // ring of the IDs added, oldest at next
 	next  int
 }
 
+// feedbackSlot is an entry and the ring position it was added at: an ID
+// taken and added again holds a newer position, which the old one's reuse
+// must not evict.
+type feedbackSlot struct {
+	feedbackEntry
+	pos int
+}
+
 func newFeedbackLog(capacity int) *feedbackLog {
-	return &feedbackLog{cap: capacity, byID: map[string]feedbackEntry{}, order: make([]string, capacity)}
+	return &feedbackLog{cap: capacity, byID: map[string]feedbackSlot{}, order: make([]string, capacity)}
 }
 
 func (l *feedbackLog) add(id string, e feedbackEntry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.byID[id]; !ok {
-		if old := l.order[l.next]; old != "" {
-			delete(l.byID, old)
-		}
-		l.order[l.next] = id
-		l.next = (l.next + 1) % l.cap
+	if cur, ok := l.byID[id]; ok {
+		cur.feedbackEntry = e
+		l.byID[id] = cur
+		return
 	}
-	l.byID[id] = e
+	if old := l.order[l.next]; old != "" && l.byID[old].pos == l.next {
+		delete(l.byID, old)
+	}
+	l.order[l.next] = id
+	l.byID[id] = feedbackSlot{feedbackEntry: e, pos: l.next}
+	l.next = (l.next + 1) % l.cap
 }
 
-func (l *feedbackLog) take(id string) (feedbackEntry, bool) {
+// get returns the entry of id, leaving it in the log.
+func (l *feedbackLog) get(id string) (feedbackEntry, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.byID[id]
+	return e.feedbackEntry, ok
+}
+
+// take removes the entry of id, reporting whether it was there.
+func (l *feedbackLog) take(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.byID[id]
 	delete(l.byID, id)
-	return e, ok
+	return ok
 }
 
 // Feedback is what a client reports about an earlier answer.
@@ -76,9 +96,9 @@ func (s *Server) Feedback(model string, fb Feedback) (*FeedbackResult, error) {
 	if fb.ID == "" {
 		return nil, badRequest("id", "missing: feedback names the id of the request it is about")
 	}
-	e, ok := sm.feedback.take(fb.ID)
+	e, ok := sm.feedback.get(fb.ID)
 	if !ok {
-		return nil, notFound("id", "no answered request %q of model %q awaits feedback (it named a version, was already rated, or is too old)", fb.ID, model)
+		return nil, errNoFeedback(fb.ID, model)
 	}
 	var reward float64
 	switch {
@@ -101,6 +121,10 @@ func (s *Server) Feedback(model string, fb Feedback) (*FeedbackResult, error) {
 	default:
 		return nil, badRequest("reward", "missing: give reward or labels")
 	}
+	// The entry is used up only by feedback that was valid, and once.
+	if !sm.feedback.take(fb.ID) {
+		return nil, errNoFeedback(fb.ID, model)
+	}
 	sm.selMu.Lock()
 	defer sm.selMu.Unlock()
 	if sm.selector == nil {
@@ -114,4 +138,8 @@ func (s *Server) Feedback(model string, fb Feedback) (*FeedbackResult, error) {
 		out.Probabilities[sm.arms[i]] = p
 	}
 	return out, nil
+}
+
+func errNoFeedback(id, model string) error {
+	return notFound("id", "no answered request %q of model %q awaits feedback (it named a version, was already rated, or is too old)", id, model)
 }
