@@ -315,11 +315,20 @@ func TestBatcherEstimatePerRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lat time.Duration
-	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 1, MaxDelay: time.Millisecond}, func(st BatchStats) { lat = st.Latency })
+	// The batcher answers before it reports the batch's statistics, so
+	// the test waits for the report rather than reading it after Predict.
+	stats := make(chan BatchStats, 1)
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 1, MaxDelay: time.Millisecond}, func(st BatchStats) { stats <- st })
 	defer b.Stop()
 	if _, err := b.Predict(context.Background(), images(16, 3), 16, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
+	}
+	var lat time.Duration
+	select {
+	case st := <-stats:
+		lat = st.Latency
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch statistics reported within 10 s of the answer")
 	}
 	b.mu.Lock()
 	got := b.batchTime
