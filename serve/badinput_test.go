@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -90,6 +91,8 @@ func TestBadInputGRPC(t *testing.T) {
 		{"count off", &pb.ModelInferRequest{ModelName: "mnist", Inputs: in([]int64{1, 784}, "FP32", make([]float32, 10))}, codes.InvalidArgument, "inputs[0].contents.fp32_contents: 10 values"},
 		{"wrong datatype", &pb.ModelInferRequest{ModelName: "mnist", Inputs: in([]int64{1, 784}, "FP64", nil)}, codes.InvalidArgument, "inputs[0].datatype"},
 		{"raw size off", &pb.ModelInferRequest{ModelName: "mnist", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 784}}}, RawInputContents: [][]byte{make([]byte, 10)}}, codes.InvalidArgument, "raw_input_contents[0]: 10 bytes"},
+		{"raw NaN", &pb.ModelInferRequest{ModelName: "mnist", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 784}}}, RawInputContents: [][]byte{rawWith(784, 5, float32(math.NaN()))}}, codes.InvalidArgument, "raw_input_contents[0][5]: NaN is not a finite FP32 number"},
+		{"contents infinity", &pb.ModelInferRequest{ModelName: "mnist", Inputs: in([]int64{1, 784}, "FP32", withValue(784, 7, float32(math.Inf(-1))))}, codes.InvalidArgument, "inputs[0].contents.fp32_contents[7]: -Inf is not a finite FP32 number"},
 		{"unknown model", &pb.ModelInferRequest{ModelName: "nope", Inputs: in([]int64{1, 784}, "FP32", make([]float32, 784))}, codes.NotFound, "unknown model"},
 		{"unknown version", &pb.ModelInferRequest{ModelName: "mnist", ModelVersion: "3", Inputs: in([]int64{1, 784}, "FP32", make([]float32, 784))}, codes.NotFound, "model_version"},
 	}
@@ -199,5 +202,22 @@ func checkDecodedData(t *testing.T, req *InferRequest, decoded func(datatype str
 		if decoded(in.Datatype) && int64(len(in.Data)) != n {
 			t.Fatalf("input %d: %d values for shape %v", i, len(in.Data), in.Shape)
 		}
+		for j, v := range in.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("input %d: value %d is %v, which the decoders refuse", i, j, v)
+			}
+		}
 	}
+}
+
+// withValue is n zeros with v at index i.
+func withValue(n, i int, v float32) []float32 {
+	d := make([]float32, n)
+	d[i] = v
+	return d
+}
+
+// rawWith is withValue as little-endian FP32 bytes.
+func rawWith(n, i int, v float32) []byte {
+	return appendFP32s(nil, withValue(n, i, v))
 }

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -198,14 +197,19 @@ func DecodeGRPCRequest(r *pb.ModelInferRequest) (*InferRequest, bool, error) {
 			if int64(len(b)) != 4*n {
 				return nil, false, badRequest(fmt.Sprintf("raw_input_contents[%d]", i), "%d bytes for %d FP32 elements (want %d)", len(b), n, 4*n)
 			}
-			t.Data = make([]float32, n)
-			for j := range t.Data {
-				t.Data[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			// binaryFP32 refuses NaN and infinity, as the REST decoders do.
+			if t.Data, err = binaryFP32(b, n, fmt.Sprintf("raw_input_contents[%d]", i)); err != nil {
+				return nil, false, err
 			}
 		case !raw && in.GetDatatype() == "FP32":
 			d := in.GetContents().GetFp32Contents()
 			if int64(len(d)) != n {
 				return nil, false, badRequest(f+".contents.fp32_contents", "%d values for shape %v (%d elements)", len(d), in.GetShape(), n)
+			}
+			for j, v := range d {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return nil, false, badRequest(fmt.Sprintf("%s.contents.fp32_contents[%d]", f, j), "%v is not a finite FP32 number", v)
+				}
 			}
 			t.Data = d
 		}
