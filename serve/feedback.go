@@ -1,14 +1,15 @@
 package serve
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // feedbackEntry remembers which version answered a request, for feedback.
 type feedbackEntry struct {
 	version string
-	arm     int
 	prob    float64
 	classes []int64
-	sel     Selector
 }
 
 // feedbackLog holds the last few thousand answered request IDs of a model.
@@ -131,8 +132,11 @@ func (s *Server) Feedback(model string, fb Feedback) (*FeedbackResult, error) {
 		return nil, notFound("model_name", "model %q: %v", model, errNoVersions)
 	}
 	out := &FeedbackResult{Version: e.version, Reward: reward, Probabilities: map[string]float64{}}
-	if e.sel == sm.selector {
-		sm.selector.Feedback(e.arm, e.prob, reward)
+	// The arm is found by version: the selector may have been rebuilt
+	// since the answer (a version loaded or unloaded), keeping its weights,
+	// and the answered version may be gone.
+	if arm := slices.Index(sm.arms, e.version); arm >= 0 {
+		sm.selector.Feedback(arm, e.prob, reward)
 	}
 	for i, p := range sm.selector.Probabilities() {
 		out.Probabilities[sm.arms[i]] = p

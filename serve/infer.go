@@ -94,8 +94,14 @@ func (s *Server) inferOnce(ctx context.Context, req *InferRequest, outputs []str
 		}
 		return res, err
 	}
+	// The draw reads the selector's weights, which feedback changes under
+	// selMu, so it is made under selMu too.
 	sm.selMu.Lock()
 	sel, arms, ens := sm.selector, sm.arms, sm.ensemble
+	arm, prob := 0, 1.0
+	if sel != nil && len(arms) > 0 && !ens {
+		arm, prob = s.draw(sel)
+	}
 	sm.selMu.Unlock()
 	if sel == nil || len(arms) == 0 {
 		return nil, notFound("model_name", "model %q: %v", req.Model, errNoVersions)
@@ -103,7 +109,6 @@ func (s *Server) inferOnce(ctx context.Context, req *InferRequest, outputs []str
 	if ens {
 		return s.inferEnsemble(ctx, req, sm, arms, outputs, deadline)
 	}
-	arm, prob := s.draw(sel)
 	if _, sv, err = s.lookup(req.Model, arms[arm]); err != nil {
 		return nil, errRetry // the chosen version went away since the policy was read
 	}
@@ -112,7 +117,7 @@ func (s *Server) inferOnce(ctx context.Context, req *InferRequest, outputs []str
 		return nil, errRetry
 	}
 	if err == nil && req.ID != "" {
-		sm.feedback.add(req.ID, feedbackEntry{version: arms[arm], arm: arm, prob: prob, classes: res.ClassOf(), sel: sel})
+		sm.feedback.add(req.ID, feedbackEntry{version: arms[arm], prob: prob, classes: res.ClassOf()})
 	}
 	return res, err
 }

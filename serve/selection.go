@@ -144,6 +144,43 @@ func (e *Exp3) Feedback(arm int, prob, reward float64) {
 	}
 }
 
+// carry gives e the learned weights of old for the versions that both
+// have (arms named by oldArms and newArms), so that loading or unloading a
+// version does not throw away what the bandit learned about the others.
+// A version new to e starts at the weight of the best carried one, as
+// every arm starts at one weight in a fresh Exp3: it is explored at once
+// and keeps its share until its rewards say otherwise. Nothing is carried
+// when the exploration rates differ (the operator changed the policy).
+func (e *Exp3) carry(old *Exp3, oldArms, newArms []string) {
+	if old == nil || old.Gamma != e.Gamma {
+		return
+	}
+	prev := make(map[string]float64, len(oldArms))
+	for i, v := range oldArms {
+		if i < len(old.logW) {
+			prev[v] = old.logW[i]
+		}
+	}
+	top, any := math.Inf(-1), false
+	for i, v := range newArms {
+		if lw, ok := prev[v]; ok {
+			e.logW[i], any = lw, true
+			top = math.Max(top, lw)
+		}
+	}
+	if !any {
+		return
+	}
+	for i, v := range newArms {
+		if _, ok := prev[v]; !ok {
+			e.logW[i] = top
+		}
+	}
+	for i := range e.logW {
+		e.logW[i] -= top
+	}
+}
+
 // draw returns the index i at which the cumulative sum of p passes u in [0, 1).
 func draw(p []float64, u float64) int {
 	acc := 0.0

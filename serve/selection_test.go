@@ -214,3 +214,87 @@ func copyDir(t *testing.T, from, to string) {
 		}
 	}
 }
+
+// What Exp3 learned survives a version being loaded: the bandit over the
+// new set of versions starts from the old weights (the new version at the
+// best one's, so it is explored), and feedback for an answer given before
+// the reload still counts.
+func TestExp3KeepsWeightsAcrossVersionChanges(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "mnist", "1", []int{8}, 1, confident(1)) // always wrong
+	saveMLP(t, repo, "mnist", "2", []int{8}, 2, confident(2)) // always right
+	writePolicy(t, repo, "mnist", "policy: exp3\ngamma: 0.2\n")
+	ts := startServer(t, Config{Repository: repo, Seed: 7})
+	x := images(1, 9)
+	feedback := func(id string) FeedbackResult {
+		t.Helper()
+		code, b, _ := ts.do(t, "POST", "/v2/models/mnist/feedback", []byte(`{"id":"`+id+`","labels":[2]}`))
+		if code != 200 {
+			t.Fatalf("feedback %s: %d %s", id, code, b)
+		}
+		var fr FeedbackResult
+		if err := json.Unmarshal(b, &fr); err != nil {
+			t.Fatal(err)
+		}
+		return fr
+	}
+	var before FeedbackResult
+	for i := range 200 {
+		id := fmt.Sprint("q", i)
+		versionOf(t, ts, "/v2/models/mnist/infer", inferBody(t, id, x, 1))
+		before = feedback(id)
+	}
+	if before.Probabilities["2"] < 0.7 {
+		t.Fatalf("after 200 rewards, probabilities %v, want version 2 at 0.7 or more", before.Probabilities)
+	}
+	// One answer awaits feedback across the reload.
+	versionOf(t, ts, "/v2/models/mnist/infer", inferBody(t, "pending", x, 1))
+	saveMLP(t, repo, "mnist", "3", []int{8}, 3, confident(2))
+	if err := ts.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	after := feedback("pending").Probabilities
+	if len(after) != 3 {
+		t.Fatalf("probabilities after loading version 3: %v, want three versions", after)
+	}
+	// Fresh weights would give each version 1/3; carried ones keep
+	// version 1 near its exploration floor γ/K.
+	if after["1"] > 0.15 || after["2"] < after["1"]*3 || after["3"] < after["1"]*3 {
+		t.Errorf("probabilities after loading version 3: %v (before: %v), want version 1 kept low and 2 and 3 well above it", after, before.Probabilities)
+	}
+}
+
+// Answers and feedback at once from many clients: the bandit's draw and
+// update share one lock (the race detector checks it).
+func TestExp3ConcurrentInferAndFeedback(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "mnist", "1", []int{8}, 1, confident(1))
+	saveMLP(t, repo, "mnist", "2", []int{8}, 2, confident(2))
+	writePolicy(t, repo, "mnist", "policy: exp3\n")
+	ts := startServer(t, Config{Repository: repo, Seed: 3})
+	x := images(1, 4)
+	errs := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			for i := range 50 {
+				id := fmt.Sprint("w", w, "-", i)
+				code, b, _ := ts.do(t, "POST", "/v2/models/mnist/infer", inferBody(t, id, x, 1))
+				if code != 200 {
+					errs <- fmt.Errorf("infer %s: %d %s", id, code, b)
+					return
+				}
+				code, b, _ = ts.do(t, "POST", "/v2/models/mnist/feedback", []byte(`{"id":"`+id+`","reward":0.5}`))
+				if code != 200 {
+					errs <- fmt.Errorf("feedback %s: %d %s", id, code, b)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

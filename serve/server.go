@@ -281,6 +281,10 @@ func (s *Server) rebuild(sm *servedModel) {
 		s.log.Error("model policy rejected; serving the latest version", "model", sm.name, "err", err)
 		sel, arms, ens, _ = buildSelector(PolicyConfig{}, sm.order)
 	}
+	if e, ok := sel.(*Exp3); ok {
+		old, _ := sm.selector.(*Exp3)
+		e.carry(old, sm.arms, arms)
+	}
 	sm.selector, sm.arms, sm.ensemble = sel, arms, ens
 }
 
