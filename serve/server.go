@@ -264,7 +264,10 @@ func (s *Server) Sync() error {
 
 // rebuild recomputes a model's version order and selector; s.mu is held.
 func (s *Server) rebuild(sm *servedModel) {
-	sm.order = sm.order[:0]
+	// A new slice each time: the selector's arms may be this slice, and
+	// requests read the arms they took after letting go of the locks, so
+	// the old one must not change under them.
+	sm.order = make([]string, 0, len(sm.versions))
 	for v := range sm.versions {
 		sm.order = append(sm.order, v)
 	}
