@@ -83,6 +83,7 @@ type Batcher struct {
 	rowTime   time.Duration // their upper quartile
 	batchTime time.Duration // rowTime × the limit: a full batch's time
 	meta      []queued      // planBatch's view of the queue, reused
+	xbuf      []float32     // a batch's rows put together, reused by the loop
 	parked    int           // what the loop waits for: parkedNot, parkedTimer or parkedIdle
 	winStart  time.Time     // the arrival-rate window's start
 	winRows   int           // rows arrived since winStart
@@ -311,10 +312,14 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		// One request is its own batch: Predict only reads its rows.
 		x := live[0].x
 		if len(live) > 1 {
-			x = make([]float32, 0, rows*b.model.Features)
+			// Only the loop runs batches, so one buffer serves them all
+			// (a batch of 64-image requests is megabytes, which would
+			// otherwise be garbage after every batch).
+			x = b.xbuf[:0]
 			for _, p := range live {
 				x = append(x, p.x...)
 			}
+			b.xbuf = x
 		}
 		start := time.Now()
 		probs := b.predict(x, rows)
