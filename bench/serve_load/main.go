@@ -129,6 +129,12 @@ func main() {
 			}
 			frac := served[0] / ceil
 			speed := served[0] / math.Max(served[1], 1)
+			if *only != "" {
+				// One server was run: there is nothing to compare.
+				fmt.Printf("%s, %d rows per request: served at p99 ≤ %v: %s %.0f rows/s (%.2f of the ceiling %.0f)\n",
+					name, rowsPer, *slo, *only, served[0]+served[1], (served[0]+served[1])/ceil, ceil)
+				continue
+			}
 			fmt.Printf("%s, %d rows per request: served at p99 ≤ %v: adaptive %.0f rows/s (%.2f of the ceiling %.0f), batch-1 %.0f rows/s; speedup %.2f×\n",
 				name, rowsPer, *slo, served[0], frac, ceil, served[1], speed)
 			q := fmt.Sprintf("%s_r%d_", p, rowsPer)
@@ -391,10 +397,19 @@ func ladder(run func(rate float64) stepResult, slo time.Duration) stepResult {
 		}
 		rate *= 1.4
 	}
-	// The ×1.4 steps quantise the answer; one more step halfway (×1.18)
-	// above the best one refines it.
+	// The ×1.4 steps quantise the answer; three bisecting steps (in the
+	// logarithm of the rate) between the best one and the next refine it
+	// to 1.4^(1/8), about 4%.
 	if best.offered > 0 {
-		step(best.offered*math.Sqrt(1.4), " (refining)")
+		lo, hi := best.offered, best.offered*1.4
+		for range 3 {
+			mid := math.Sqrt(lo * hi)
+			if r := step(mid, " (refining)"); r.p99All <= slo {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
 	}
 	if !math.IsInf(minSrv, 1) {
 		best.minSrvCPU, best.minGenCPU = minSrv, minGen
