@@ -84,7 +84,7 @@ type Batcher struct {
 	runStart time.Time     // when the running batch started
 	runEst   time.Duration // its estimated time, rowTime × its rows
 	meta     []queued      // planBatch's view of the queue, reused
-	xbuf     []float32     // a batch's rows put together, reused by the loop
+	parts    [][]float32   // a batch's requests' rows, reused by the loop
 	parked   int           // what the loop waits for: parkedNot, parkedTimer or parkedIdle
 	winStart time.Time     // the arrival-rate window's start
 	winRows  int           // rows arrived since winStart
@@ -314,20 +314,22 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		}
 	}
 	if len(live) > 0 {
-		// One request is its own batch: Predict only reads its rows.
-		x := live[0].x
-		if len(live) > 1 {
-			// Only the loop runs batches, so one buffer serves them all
-			// (a batch of 64-image requests is megabytes, which would
-			// otherwise be garbage after every batch).
-			x = b.xbuf[:0]
-			for _, p := range live {
-				x = append(x, p.x...)
-			}
-			b.xbuf = x
-		}
 		start := time.Now()
-		probs := b.predict(x, rows)
+		var probs []float32
+		if len(live) == 1 {
+			probs = b.predict(live[0].x, rows)
+		} else {
+			// Several requests make at most a batch of the limit (and
+			// so of MaxBatch) rows: the model reads each one's rows
+			// where they are.
+			parts := b.parts[:0]
+			for _, p := range live {
+				parts = append(parts, p.x)
+			}
+			probs = b.model.PredictParts(parts, rows)
+			clear(parts)
+			b.parts = parts[:0]
+		}
 		lat := time.Since(start)
 		// Update the state before answering, so that a client that sends
 		// its next request the moment it has this answer finds the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -338,5 +339,67 @@ func TestBatcherEstimatePerRow(t *testing.T) {
 	b.mu.Unlock()
 	if lat == 0 || got != lat/16 {
 		t.Fatalf("estimated time per row is %v after a 16-row batch of %v, want %v", got, lat, lat/16)
+	}
+}
+
+// Requests that share a batch each get the answer to their own rows, equal
+// to the model's answer for those rows alone: the batch is assembled from
+// the requests' rows in queue order and the probabilities are handed back
+// in the same order. Rounds of concurrent requests run until batches have
+// held several requests (the AIMD limit starts small and grows as batches
+// fill).
+func TestBatcherSharedBatchAnswersEachRequest(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{16}, 1, nil)
+	m, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mostRows atomic.Int64
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 64, MaxDelay: 20 * time.Millisecond}, func(st BatchStats) {
+		for cur := mostRows.Load(); int64(st.Rows) > cur && !mostRows.CompareAndSwap(cur, int64(st.Rows)); cur = mostRows.Load() {
+		}
+	})
+	defer b.Stop()
+	const clients = 12
+	type answer struct {
+		i   int
+		got []float32
+		err error
+	}
+	for round := 0; round < 50 && mostRows.Load() <= 3; round++ {
+		answers := make(chan answer, clients)
+		inputs := make([][]float32, clients)
+		for i := range clients {
+			rows := 1 + i%3
+			inputs[i] = images(rows, uint64(100*round+i))
+			go func() {
+				got, err := b.Predict(context.Background(), inputs[i], rows, time.Now().Add(5*time.Second))
+				answers <- answer{i, got, err}
+			}()
+		}
+		for range clients {
+			a := <-answers
+			if a.err != nil {
+				t.Fatal(a.err)
+			}
+			want := ref.Predict(inputs[a.i], len(inputs[a.i])/ref.Features)
+			if len(a.got) != len(want) {
+				t.Fatalf("round %d client %d: %d values, want %d", round, a.i, len(a.got), len(want))
+			}
+			for j := range want {
+				if math.Abs(float64(a.got[j]-want[j])) > 1e-5 {
+					t.Fatalf("round %d client %d value %d: %v in a batch, %v alone", round, a.i, j, a.got[j], want[j])
+				}
+			}
+		}
+		time.Sleep(time.Millisecond) // the last batch's statistics follow its answers
+	}
+	if mostRows.Load() <= 3 {
+		t.Fatalf("the largest batch held %d rows (one request has at most 3): the test did not exercise shared batches", mostRows.Load())
 	}
 }

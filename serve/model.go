@@ -71,16 +71,33 @@ func LoadModel(name, version, dir string) (*Model, error) {
 // rows of raw inputs x (n × Features, pixels in [0, 1]); inputs are
 // normalised with the model's saved mean and standard deviation first.
 func (m *Model) Predict(x []float32, n int) []float32 {
-	if len(x) != n*m.Features {
-		panic(fmt.Sprintf("serve: Predict got %d values for %d rows of %d", len(x), n, m.Features))
+	return m.PredictParts([][]float32{x}, n)
+}
+
+// PredictParts is Predict of the rows of parts one after another (each a
+// whole number of rows, n in all). A batch of several requests is
+// normalised straight from each request's rows into the model's input, so
+// that it is not first copied into one slice.
+func (m *Model) PredictParts(parts [][]float32, n int) []float32 {
+	total := 0
+	for _, x := range parts {
+		total += len(x)
 	}
-	if cap(m.buf) < len(x) {
-		m.buf = make([]float32, len(x))
+	if total != n*m.Features {
+		panic(fmt.Sprintf("serve: Predict got %d values for %d rows of %d", total, n, m.Features))
 	}
-	in := m.buf[:len(x)]
+	if cap(m.buf) < total {
+		m.buf = make([]float32, total)
+	}
+	in := m.buf[:total]
 	mean, inv := m.Info.Mean, 1/m.Info.Std
-	for i, v := range x {
-		in[i] = (v - mean) * inv
+	off := 0
+	for _, x := range parts {
+		dst := in[off : off+len(x)]
+		for i, v := range x {
+			dst[i] = (v - mean) * inv
+		}
+		off += len(x)
 	}
 	m.tape.Reset()
 	shape := append([]int{n}, m.Sample...)
