@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -220,4 +221,19 @@ func withValue(n, i int, v float32) []float32 {
 // rawWith is withValue as little-endian FP32 bytes.
 func rawWith(n, i int, v float32) []byte {
 	return appendFP32s(nil, withValue(n, i, v))
+}
+
+// param's shortcut for literals and numbers gives what encoding/json gives
+// for every JSON value.
+func TestParamMatchesJSON(t *testing.T) {
+	for _, raw := range []string{"true", "false", "null", "0", "-0", "12", "1e3", "1.5E-7", "-12.25", "1e999", `"12"`, `"true"`, "[1]", `{"a":1}`, "123456789012345678901234567890"} {
+		got, ok := param(json.RawMessage(raw))
+		var want any
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			want = raw
+		}
+		if !ok || fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) {
+			t.Errorf("param(%s) = %v (%T), json gives %v (%T)", raw, got, got, want, want)
+		}
+	}
 }
