@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -220,4 +223,28 @@ func withValue(n, i int, v float32) []float32 {
 // rawWith is withValue as little-endian FP32 bytes.
 func rawWith(n, i int, v float32) []byte {
 	return appendFP32s(nil, withValue(n, i, v))
+}
+
+// A binary_data_size too large for an int (1e19) is refused with a 400
+// naming the field; converting it to int first gave a negative length
+// that sliced the body out of range and panicked the handler.
+func TestBadInputRESTHugeBinaryDataSize(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "mnist", "1", []int{16}, 1, nil)
+	ts := startServer(t, Config{Repository: repo})
+	hdr := `{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","parameters":{"binary_data_size":1e19}}]}`
+	req, err := http.NewRequest("POST", ts.url+"/v2/models/mnist/infer", strings.NewReader(hdr+string(make([]byte, 4*784))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(binaryHeader, strconv.Itoa(len(hdr)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("the server dropped the connection: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "inputs[0].parameters.binary_data_size") {
+		t.Fatalf("got %d %s, want 400 naming inputs[0].parameters.binary_data_size", resp.StatusCode, body)
+	}
 }

@@ -200,7 +200,9 @@ func decodeREST(body []byte, headerLen int, model, version string, cache *header
 			if len(in.Data) != 0 {
 				return nil, badRequest(f+".data", "given together with binary_data_size")
 			}
-			if int(k) > len(bin) {
+			// Compared as a float: a count past the int range would
+			// convert to a negative int and slice out of range.
+			if k > float64(len(bin)) {
 				return nil, badRequest(f+".parameters.binary_data_size", "%v bytes, but only %d remain in the body", k, len(bin))
 			}
 			t.Data, err = binaryNumbers(bin[:int(k)], in.Datatype, n, f)
