@@ -208,6 +208,17 @@ func (s *Server) Sync() error {
 		}
 	}
 	s.mu.Lock()
+	if s.closed {
+		// Close ran while the versions loaded: it has stopped what was
+		// served, and what was loaded since must not start serving.
+		s.mu.Unlock()
+		for _, vs := range loaded {
+			for _, sv := range vs {
+				sv.batcher.Stop()
+			}
+		}
+		return nil
+	}
 	for name, rm := range found {
 		sm := s.models[name]
 		changed := false
