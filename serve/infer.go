@@ -148,7 +148,7 @@ func (s *Server) predict(ctx context.Context, sv *servedVersion, x []float32, n 
 	var miss []int
 	hits := 0
 	for i := 0; i < n; i++ {
-		keys[i] = CacheKey{Model: m.Name, Version: m.Version, Row: s.cache.RowHash(x[i*f : (i+1)*f])}
+		keys[i] = CacheKey{Model: m.Name, Version: m.Version, Load: sv.load, Row: s.cache.RowHash(x[i*f : (i+1)*f])}
 		if v, ok := s.cache.Get(keys[i]); ok {
 			copy(out[i*c:], v)
 			hits++

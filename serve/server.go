@@ -95,6 +95,7 @@ type Server struct {
 	mu      sync.RWMutex
 	models  map[string]*servedModel
 	syncMu  sync.Mutex
+	loads   uint64 // versions loaded so far; under syncMu
 	stop    chan struct{}
 	stopped chan struct{}
 	closed  bool
@@ -122,6 +123,7 @@ type servedVersion struct {
 	model   *Model
 	batcher *Batcher
 	stamp   string
+	load    uint64 // this load's number, unique in the server (CacheKey.Load)
 }
 
 // NewServer loads the repository once and returns the server; Watch keeps
@@ -204,7 +206,8 @@ func (s *Server) Sync() error {
 			if loaded[name] == nil {
 				loaded[name] = map[string]*servedVersion{}
 			}
-			loaded[name][v] = &servedVersion{model: m, stamp: rv.stamp, batcher: s.newBatcher(m)}
+			s.loads++
+			loaded[name][v] = &servedVersion{model: m, stamp: rv.stamp, batcher: s.newBatcher(m), load: s.loads}
 		}
 	}
 	s.mu.Lock()

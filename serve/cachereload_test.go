@@ -1,0 +1,95 @@
+package serve
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A version replaced in place (same number, new files) must never answer
+// from the cache with its old files' predictions. Requests that were
+// answered by the old load put their rows in the cache after Sync had
+// dropped the version's entries (the answer and Sync's drop race), and
+// the new load then served those stale rows as cache hits. Each round
+// swaps version 1 between a model that answers class 1 and one that
+// answers class 2 under concurrent traffic of one input, then checks
+// that the input gets the new class.
+func TestCacheNeverServesAReplacedLoad(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{8}, 1, confident(1))
+	// More inputs than the cache holds, so that requests keep missing
+	// and putting rows while the version is replaced.
+	const inputs = 16
+	s, err := NewServer(Config{Repository: repo, CacheRows: inputs / 2, SLO: 2 * time.Second, Poll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	reqs := make([]*InferRequest, inputs)
+	for i := range reqs {
+		reqs[i] = &InferRequest{Model: "m", Version: "1", Inputs: []InputTensor{{Name: InputName, Datatype: "FP32", Shape: []int64{1, 784}, Data: images(1, uint64(i))}}}
+	}
+	// class returns the class answered for every input, or -1 when they
+	// differ.
+	class := func() int64 {
+		c := int64(-2)
+		for _, req := range reqs {
+			res, err := s.Infer(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch got := res.ClassOf()[0]; {
+			case c == -2:
+				c = got
+			case got != c:
+				return -1
+			}
+		}
+		return c
+	}
+	stale := 0
+	const rounds = 40
+	for round := 0; round < rounds; round++ {
+		want := 1 + round%2
+		next := 3 - want
+		if c := class(); c != int64(want) {
+			t.Fatalf("round %d: class %d before the swap, want %d", round, c, want)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; ; i++ {
+					req := reqs[i%inputs]
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := s.Infer(context.Background(), req); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(2 * time.Millisecond) // a new modification time
+		saveMLP(t, repo, "m", "1", []int{8}, 1, confident(next))
+		if err := s.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		wg.Wait()
+		if c := class(); c != int64(next) {
+			stale++
+		}
+		// Make the next round start clean, whatever this one left.
+		s.cache.DropVersion("m", "1")
+	}
+	if stale > 0 {
+		t.Errorf("in %d of %d rounds, the replaced version answered from its old load's cached rows", stale, rounds)
+	}
+}
