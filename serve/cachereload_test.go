@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,54 @@ func TestCacheNeverServesAReplacedLoad(t *testing.T) {
 	}
 	if stale > 0 {
 		t.Errorf("in %d of %d rounds, the replaced version answered from its old load's cached rows", stale, rounds)
+	}
+}
+
+// A cached row holds its own values only. The rows used to be slices of
+// the whole batch's answer, so one row kept from a 512-row request
+// held the other 511 rows' probabilities too: a cache bounded in rows
+// was not bounded in memory. Each request here is two new rows, one of
+// them 511 times, so that it adds two entries to the cache; 31 such
+// requests cache 62 rows (about 2.5 KB of probabilities) but held 31
+// answers of 512 rows (635 KB).
+func TestCacheRowsDoNotHoldTheirBatch(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{8}, 1, nil)
+	s, err := NewServer(Config{Repository: repo, CacheRows: 64, SLO: 10 * time.Second, Poll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const rows = 512
+	send := func(k int) {
+		x := make([]float32, 0, rows*784)
+		x = append(x, images(1, uint64(k))...)
+		dup := images(1, uint64(1000+k))
+		for len(x) < cap(x) {
+			x = append(x, dup...)
+		}
+		req := &InferRequest{Model: "m", Inputs: []InputTensor{{Name: InputName, Datatype: "FP32", Shape: []int64{rows, 784}, Data: x}}}
+		if _, err := s.Infer(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0) // the first batch's buffers and the metrics' series
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for k := 1; k <= 31; k++ {
+		send(k)
+	}
+	if n := s.cache.Len(); n != 64 {
+		t.Fatalf("cache holds %d rows, want 64", n)
+	}
+	if grew := int64(heap()) - int64(before); grew > 160<<10 {
+		t.Errorf("62 more cached rows of 10 probabilities kept %d more bytes on the heap", grew)
+	} else {
+		t.Logf("heap grew %d bytes", grew)
 	}
 }

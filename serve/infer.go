@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -173,9 +174,11 @@ func (s *Server) predict(ctx context.Context, sv *servedVersion, x []float32, n 
 		return nil, err
 	}
 	for j, i := range miss {
-		row := pm[j*c : (j+1)*c : (j+1)*c]
+		row := pm[j*c : (j+1)*c]
 		copy(out[i*c:], row)
-		s.cache.Put(keys[i], row)
+		// A copy: a slice of pm would keep the whole batch's answer alive
+		// for as long as this one row stays cached.
+		s.cache.Put(keys[i], slices.Clone(row))
 	}
 	return out, nil
 }
