@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -244,6 +245,10 @@ func jsonFloats(v []float32) []float32 {
 	return v
 }
 
+// statusClientClosed is the status recorded for a request whose client
+// went away before the answer.
+const statusClientClosed = 499
+
 // statusOf maps an error of Infer to an HTTP status, a reason for the
 // rejection metric, and a Retry-After in whole seconds (0: none).
 func statusOf(err error) (code int, reason string, retry int) {
@@ -257,8 +262,14 @@ func statusOf(err error) (code int, reason string, retry int) {
 		return re.Status, "bad_request", 0
 	case errors.As(err, &oe):
 		return http.StatusTooManyRequests, oe.Reason, max(1, int(math.Ceil(oe.RetryAfter.Seconds())))
-	case errors.Is(err, ErrDeadline):
+	case errors.Is(err, ErrDeadline), errors.Is(err, context.DeadlineExceeded):
+		// The context's deadline is the request's (gRPC's, or an
+		// ensemble's members'): the same expiry as ErrDeadline.
 		return http.StatusGatewayTimeout, "expired", 0
+	case errors.Is(err, context.Canceled):
+		// The client left; nobody reads the status, and it is no failure
+		// of the server (499 is nginx's "client closed request").
+		return statusClientClosed, "canceled", 0
 	case errors.Is(err, ErrStopped):
 		return http.StatusServiceUnavailable, "unloaded", 1
 	}
