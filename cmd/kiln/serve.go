@@ -144,9 +144,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		gs.Stop()
-		log.Error("gRPC shutdown did not finish in time")
-		rc = exitFailure
+		// Without gRPC, done is closed already, but the select may still
+		// pick the deadline once REST's drain has used it up.
+		if gs != nil {
+			gs.Stop()
+			log.Error("gRPC shutdown did not finish in time")
+			rc = exitFailure
+		}
 	}
 	srv.Close()
 	srv.WaitWatch()
