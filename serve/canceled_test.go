@@ -1,8 +1,11 @@
 package serve
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -66,4 +69,34 @@ func grepLines(text, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Over the in-flight bound, a REST request is refused before its body is
+// read: the bound is there to shed load, and reading and decoding a body
+// of megabytes (up to MaxBody) before the refusal is the work it must
+// shed. The server used to read and decode it first, so a client that
+// sends its body slowly held the refusal (and a handler) until the body
+// was in.
+func TestInFlightRefusalDoesNotReadTheBody(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "mnist", "1", []int{8}, 1, nil)
+	ts := startServer(t, Config{Repository: repo, MaxInFlight: 1})
+	ts.inFlight.Add(1) // one request is inside
+	defer ts.inFlight.Add(-1)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// 4 MB announced, 9 bytes sent.
+	fmt.Fprintf(conn, "POST /v2/models/mnist/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n{\"inputs\"", 4<<20)
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer while the body is outstanding: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("over the in-flight bound: %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 }

@@ -93,6 +93,11 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("name")
+	if err := s.enter(); err != nil {
+		s.writeError(w, name, "rest", err)
+		return
+	}
+	defer s.leave()
 	body, release, err := s.readBody(w, r)
 	defer release()
 	if err != nil {
@@ -120,7 +125,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, name, "rest", err)
 		return
 	}
-	res, err := s.Infer(r.Context(), req)
+	res, err := s.infer(r.Context(), req)
 	if err != nil {
 		s.writeError(w, name, "rest", err)
 		return

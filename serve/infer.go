@@ -49,11 +49,29 @@ func (r *InferResult) ClassOf() []int64 {
 // *RequestError (400/404), an *OverloadError, ErrDeadline, or the
 // context's error.
 func (s *Server) Infer(ctx context.Context, req *InferRequest) (*InferResult, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	return s.infer(ctx, req)
+}
+
+// enter counts a request in against Config.MaxInFlight, or refuses it
+// with an *OverloadError; leave counts it out. The REST front end enters
+// before it reads the body, so that a refusal costs no reading or
+// decoding.
+func (s *Server) enter() error {
 	if n := s.inFlight.Add(1); n > int64(s.cfg.MaxInFlight) {
 		s.inFlight.Add(-1)
-		return nil, &OverloadError{Reason: rejectInFlight, RetryAfter: s.cfg.SLO}
+		return &OverloadError{Reason: rejectInFlight, RetryAfter: s.cfg.SLO}
 	}
-	defer s.inFlight.Add(-1)
+	return nil
+}
+
+func (s *Server) leave() { s.inFlight.Add(-1) }
+
+// infer is Infer for a request already counted in.
+func (s *Server) infer(ctx context.Context, req *InferRequest) (*InferResult, error) {
 	now := time.Now()
 	deadline := now.Add(s.cfg.SLO)
 	if req.Timeout > 0 && now.Add(req.Timeout).Before(deadline) {

@@ -31,9 +31,10 @@ type Config struct {
 	MaxQueueRows int
 	// MaxRows bounds the rows of one request.
 	MaxRows int
-	// MaxInFlight bounds the requests inside Infer at once, across models;
-	// more are refused at once (the queues bound rows per version, this
-	// bounds the memory of requests waiting on ensembles and caches).
+	// MaxInFlight bounds the requests inside Infer at once, across models
+	// (for REST, from before the body is read); more are refused at once
+	// (the queues bound rows per version, this bounds the memory of
+	// requests waiting on ensembles and caches, and of bodies).
 	MaxInFlight int
 	// MaxBody bounds a REST request's body, in bytes.
 	MaxBody int64
