@@ -407,6 +407,11 @@ type TensorMetadata struct {
 func (s *Server) lookup(name, version string) (*servedModel, *servedVersion, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.lookupLocked(name, version)
+}
+
+// lookupLocked is lookup with s.mu held.
+func (s *Server) lookupLocked(name, version string) (*servedModel, *servedVersion, error) {
 	sm := s.models[name]
 	if sm == nil || len(sm.order) == 0 {
 		return nil, nil, notFound("model_name", "unknown model %q", name)
@@ -423,18 +428,23 @@ func (s *Server) lookup(name, version string) (*servedModel, *servedVersion, err
 
 // Metadata returns the metadata of model name (version may be empty).
 func (s *Server) Metadata(name, version string) (*ModelMetadata, error) {
-	sm, sv, err := s.lookup(name, version)
+	// One critical section: between two, Sync can empty the versions
+	// that the lookup found.
+	s.mu.RLock()
+	sm, sv, err := s.lookupLocked(name, version)
+	var versions []string
+	if err == nil {
+		versions = append([]string(nil), sm.order...)
+		if sv == nil {
+			sv = sm.versions[versions[len(versions)-1]]
+		} else {
+			versions = []string{version}
+		}
+	}
+	s.mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	versions := append([]string(nil), sm.order...)
-	if sv == nil {
-		sv = sm.versions[versions[len(versions)-1]]
-	} else {
-		versions = []string{version}
-	}
-	s.mu.RUnlock()
 	m := sv.model
 	in := []int64{-1}
 	for _, d := range m.Sample {
