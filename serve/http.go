@@ -27,7 +27,7 @@ const (
 
 // Handler returns the REST front end of the Open Inference Protocol:
 //
-//	GET  /v2/health/live, /v2/health/ready          200 or 503, empty body
+//	GET  /v2/health/live, /v2/health/ready          200 or 400, empty body
 //	GET  /v2                                         server metadata
 //	GET  /v2/models/{name}[/versions/{v}]           model metadata
 //	GET  /v2/models/{name}[/versions/{v}]/ready     200, or 404 for an unknown model or version
@@ -57,12 +57,14 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
+// healthStatus answers a health request: the protocol's "200 indicates
+// true and a 4xx status code indicates false" (400, as Triton answers).
 func healthStatus(w http.ResponseWriter, ok bool) {
 	if ok {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	w.WriteHeader(http.StatusServiceUnavailable)
+	w.WriteHeader(http.StatusBadRequest)
 }
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
