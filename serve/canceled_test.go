@@ -100,3 +100,46 @@ func TestInFlightRefusalDoesNotReadTheBody(t *testing.T) {
 		t.Errorf("over the in-flight bound: %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
+
+// A request whose caller has already gone is not queued: it would hold
+// queue rows (which admission counts against new requests) until its
+// batch came up, only to be skipped. Ensemble members that the answer
+// left behind reach the batcher with their context cancelled this way.
+func TestBatcherDoesNotQueueACancelledRequest(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{1024, 1024}, 1, nil)
+	m, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 256, MaxQueueRows: 256}, nil)
+	defer b.Stop()
+	// A long batch keeps the model busy, so that a queued request stays.
+	long := make(chan error, 1)
+	go func() {
+		_, err := b.Predict(context.Background(), images(256, 1), 256, time.Now().Add(10*time.Second))
+		long <- err
+	}()
+	waitFor(t, "the long batch to start", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.busy
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := b.Predict(ctx, images(8, 2), 8, time.Now().Add(10*time.Second)); err != context.Canceled {
+		t.Fatalf("Predict with a cancelled context: %v", err)
+	}
+	b.mu.Lock()
+	rows, busy := b.rows, b.busy
+	b.mu.Unlock()
+	if busy && rows != 0 {
+		t.Errorf("%d rows of a cancelled request wait in the queue", rows)
+	}
+	if !busy {
+		t.Skip("the long batch ended before the check")
+	}
+	if err := <-long; err != nil {
+		t.Fatal(err)
+	}
+}
