@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -243,6 +244,14 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 				}
 				if firstErr == nil {
 					firstErr = a.err
+				}
+				continue
+			}
+			if len(got) > 0 && a.res.Classes != got[0].Classes {
+				// A member replaced since the policy was read (rebuild
+				// refuses such an ensemble): its answer cannot be averaged.
+				if firstErr == nil {
+					firstErr = fmt.Errorf("ensemble member %s answers %d classes, not %d", a.version, a.res.Classes, got[0].Classes)
 				}
 				continue
 			}

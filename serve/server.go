@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
@@ -295,6 +296,9 @@ func (s *Server) rebuild(sm *servedModel) {
 		return
 	}
 	sel, arms, ens, err := buildSelector(sm.policy, sm.order)
+	if err == nil && ens {
+		err = sameClasses(sm, arms)
+	}
 	if err != nil {
 		s.log.Error("model policy rejected; serving the latest version", "model", sm.name, "err", err)
 		sel, arms, ens, _ = buildSelector(PolicyConfig{}, sm.order)
@@ -304,6 +308,18 @@ func (s *Server) rebuild(sm *servedModel) {
 		e.carry(old, sm.arms, arms)
 	}
 	sm.selector, sm.arms, sm.ensemble = sel, arms, ens
+}
+
+// sameClasses checks that an ensemble's members answer the same number
+// of classes: their probabilities are summed and averaged row by row.
+func sameClasses(sm *servedModel, arms []string) error {
+	first := sm.versions[arms[0]].model.Classes
+	for _, v := range arms[1:] {
+		if c := sm.versions[v].model.Classes; c != first {
+			return fmt.Errorf("policy ensemble: version %s answers %d classes, version %s %d; an ensemble's members must answer the same classes", arms[0], first, v, c)
+		}
+	}
+	return nil
 }
 
 // batchObjective is the AIMD objective of one batch for a request
