@@ -52,6 +52,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if *repo == "" {
 		return usageErr(stderr, "serve: --repo DIR is required")
 	}
+	if *maxBody < 1 {
+		// It bounds gRPC messages as given too: 0 would refuse them all.
+		return usageErr(stderr, "serve: --max-body %d: want a positive number of bytes", *maxBody)
+	}
 	var h slog.Handler
 	switch *logFormat {
 	case "text":

@@ -204,3 +204,33 @@ func TestServeDrainTimeoutWithoutGRPC(t *testing.T) {
 		}
 	}
 }
+
+// --max-body below 1 is a usage error. It bounded gRPC messages as given
+// (grpc.MaxRecvMsgSize(0): every inference refused with
+// RESOURCE_EXHAUSTED) while REST took it as "the default", so the server
+// came up with gRPC unable to serve.
+func TestServeMaxBodyMustBePositive(t *testing.T) {
+	exe, _ := os.Executable()
+	for _, v := range []string{"0", "-1"} {
+		cmd := exec.Command(exe, "serve", "--repo", t.TempDir(), "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--max-body", v)
+		cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(stderr.String(), "--max-body") {
+				t.Errorf("--max-body %s: %v, want exit %d naming --max-body; stderr: %s", v, err, exitUsage, stderr.String())
+			}
+		case <-time.After(3 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("--max-body %s: the server started (stderr: %s)", v, stderr.String())
+		}
+	}
+}
