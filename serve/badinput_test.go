@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,5 +247,24 @@ func TestBadInputRESTHugeBinaryDataSize(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 400 || !strings.Contains(string(body), "inputs[0].parameters.binary_data_size") {
 		t.Fatalf("got %d %s, want 400 naming inputs[0].parameters.binary_data_size", resp.StatusCode, body)
+	}
+}
+
+// Decoding allocates for the values a body holds, not for the ones its
+// shape claims: a 100-byte body claiming 2^26 elements made the decoder
+// allocate room for 2^20 values (4 MB) before it found the one value
+// there, so small requests could make the server allocate 40 000 times
+// their size.
+func TestDecodeAllocatesForTheBodyNotTheShape(t *testing.T) {
+	body := []byte(`{"inputs":[{"name":"input","shape":[1,67108864],"datatype":"FP32","data":[1]}]}`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := DecodeRESTRequest(body, -1, "m", "")
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "inputs[0].data: 1 values for a shape of 67108864 elements") {
+		t.Fatalf("error %v, want the count named", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
+		t.Errorf("decoding a %d-byte body allocated %d bytes", len(body), grew)
 	}
 }

@@ -335,7 +335,10 @@ func jsonError(err error) error {
 // order, wanting exactly want of them. It accepts only arrays and numbers;
 // anything else is an error naming field and the element's index.
 func parseNumbers(raw []byte, want int, field string) ([]float32, error) {
-	out := make([]float32, 0, min(want, 1<<20))
+	// Room for what raw can hold (a value and its comma take two bytes at
+	// least), not for what the shape claims: a short body with a huge
+	// shape must not make the server allocate.
+	out := make([]float32, 0, min(want, len(raw)/2+1))
 	depth := 0
 	i := 0
 	skip := func() {
