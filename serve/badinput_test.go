@@ -251,9 +251,9 @@ func TestBadInputRESTHugeBinaryDataSize(t *testing.T) {
 }
 
 // Decoding allocates for the values a body holds, not for the ones its
-// shape claims: a 100-byte body claiming 2^26 elements made the decoder
+// shape claims: a 79-byte body claiming 2^26 elements made the decoder
 // allocate room for 2^20 values (4 MB) before it found the one value
-// there, so small requests could make the server allocate 40 000 times
+// there, so small requests could make the server allocate 50 000 times
 // their size.
 func TestDecodeAllocatesForTheBodyNotTheShape(t *testing.T) {
 	body := []byte(`{"inputs":[{"name":"input","shape":[1,67108864],"datatype":"FP32","data":[1]}]}`)

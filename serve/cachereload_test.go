@@ -14,8 +14,8 @@ import (
 // dropped the version's entries (the answer and Sync's drop race), and
 // the new load then served those stale rows as cache hits. Each round
 // swaps version 1 between a model that answers class 1 and one that
-// answers class 2 under concurrent traffic of one input, then checks
-// that the input gets the new class.
+// answers class 2 under concurrent traffic of 16 inputs, then checks
+// that every input gets the new class (24 to 34 of 40 rounds failed).
 func TestCacheNeverServesAReplacedLoad(t *testing.T) {
 	repo := t.TempDir()
 	saveMLP(t, repo, "m", "1", []int{8}, 1, confident(1))
