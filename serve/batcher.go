@@ -270,7 +270,11 @@ func (b *Batcher) loop() {
 		}
 		full := take < len(b.queue)
 		batch := append([]*pending(nil), b.queue[:take]...)
-		b.queue = append(b.queue[:0], b.queue[take:]...)
+		// Shifted in place, with the slots past the new end cleared: they
+		// would keep answered requests (their inputs and contexts) alive.
+		rest := copy(b.queue, b.queue[take:])
+		clear(b.queue[rest:])
+		b.queue = b.queue[:rest]
 		batchRows := 0
 		for _, p := range batch {
 			batchRows += p.rows

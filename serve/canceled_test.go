@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"weak"
 )
 
 // A REST client that gives up while its request waits in the queue is
@@ -141,5 +143,32 @@ func TestBatcherDoesNotQueueACancelledRequest(t *testing.T) {
 	}
 	if err := <-long; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A request answered is not kept by its batcher: the queue was shifted
+// in place, leaving the answered requests in its backing array past the
+// new length, so an idle version kept the inputs (and contexts) of up to
+// its peak queue's requests until new ones overwrote them.
+func TestBatcherKeepsNoAnsweredRequest(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{8}, 1, nil)
+	m, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 8}, nil)
+	defer b.Stop()
+	x := images(1, 1)
+	wx := weak.Make(&x[0])
+	if _, err := b.Predict(context.Background(), x, 1, time.Now().Add(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	x = nil
+	for range 3 {
+		runtime.GC()
+	}
+	if wx.Value() != nil {
+		t.Error("the batcher still holds the input of a request it has answered")
 	}
 }
