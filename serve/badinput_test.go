@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -235,5 +239,48 @@ func TestParamMatchesJSON(t *testing.T) {
 		if !ok || fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprintf("%T", got) != fmt.Sprintf("%T", want) {
 			t.Errorf("param(%s) = %v (%T), json gives %v (%T)", raw, got, got, want, want)
 		}
+	}
+}
+
+// A binary_data_size too large for an int (1e19) is refused with a 400
+// naming the field; converting it to int first gave a negative length
+// that sliced the body out of range and panicked the handler.
+func TestBadInputRESTHugeBinaryDataSize(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "mnist", "1", []int{16}, 1, nil)
+	ts := startServer(t, Config{Repository: repo})
+	hdr := `{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","parameters":{"binary_data_size":1e19}}]}`
+	req, err := http.NewRequest("POST", ts.url+"/v2/models/mnist/infer", strings.NewReader(hdr+string(make([]byte, 4*784))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(binaryHeader, strconv.Itoa(len(hdr)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("the server dropped the connection: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "inputs[0].parameters.binary_data_size") {
+		t.Fatalf("got %d %s, want 400 naming inputs[0].parameters.binary_data_size", resp.StatusCode, body)
+	}
+}
+
+// Decoding allocates for the values a body holds, not for the ones its
+// shape claims: a 79-byte body claiming 2^26 elements made the decoder
+// allocate room for 2^20 values (4 MB) before it found the one value
+// there, so small requests could make the server allocate 50 000 times
+// their size.
+func TestDecodeAllocatesForTheBodyNotTheShape(t *testing.T) {
+	body := []byte(`{"inputs":[{"name":"input","shape":[1,67108864],"datatype":"FP32","data":[1]}]}`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := DecodeRESTRequest(body, -1, "m", "")
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "inputs[0].data: 1 values for a shape of 67108864 elements") {
+		t.Fatalf("error %v, want the count named", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
+		t.Errorf("decoding a %d-byte body allocated %d bytes", len(body), grew)
 	}
 }

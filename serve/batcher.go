@@ -142,6 +142,11 @@ func NewBatcher(m *Model, cfg BatchConfig, observe func(BatchStats)) *Batcher {
 // when the deadline passed while it waited, and ctx's error when the
 // caller gave up.
 func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time.Time) ([]float32, error) {
+	if err := ctx.Err(); err != nil {
+		// Queued, it would hold rows that admission counts until its
+		// batch came up, only to be skipped.
+		return nil, err
+	}
 	now := time.Now()
 	p := &pending{queued: queued{rows: n, arrived: now, deadline: deadline}, x: x, ctx: ctx, out: make(chan result, 1)}
 	b.mu.Lock()
@@ -269,7 +274,11 @@ func (b *Batcher) loop() {
 		}
 		full := take < len(b.queue)
 		batch := append([]*pending(nil), b.queue[:take]...)
-		b.queue = append(b.queue[:0], b.queue[take:]...)
+		// Shifted in place, with the slots past the new end cleared: they
+		// would keep answered requests (their inputs and contexts) alive.
+		rest := copy(b.queue, b.queue[take:])
+		clear(b.queue[rest:])
+		b.queue = b.queue[:rest]
 		batchRows := 0
 		for _, p := range batch {
 			batchRows += p.rows

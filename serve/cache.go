@@ -7,11 +7,16 @@ import (
 	"sync"
 )
 
-// CacheKey names one cached prediction: a model version and the hash of
-// one input row.
+// CacheKey names one cached prediction: a model version's load and the
+// hash of one input row.
 type CacheKey struct {
 	// Model and Version name the model version that answered.
 	Model, Version string
+	// Load tells apart the loads of one version (a version whose files
+	// are replaced is loaded again): a request answered by the old load
+	// can put its rows after the version's entries were dropped, and
+	// they must not answer for the new load.
+	Load uint64
 	// Row is the 64-bit hash of the row's float32 values (RowHash).
 	Row uint64
 }

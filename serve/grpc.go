@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -119,7 +118,8 @@ func (g *grpcService) fail(ctx context.Context, model string, err error) error {
 }
 
 // grpcError maps an error of the server to a gRPC status: INVALID_ARGUMENT,
-// NOT_FOUND, RESOURCE_EXHAUSTED (overload), DEADLINE_EXCEEDED, UNAVAILABLE.
+// NOT_FOUND, RESOURCE_EXHAUSTED (overload), DEADLINE_EXCEEDED, UNAVAILABLE,
+// CANCELED.
 func grpcError(err error) error {
 	code, _, _ := statusOf(err)
 	var c codes.Code
@@ -134,17 +134,13 @@ func grpcError(err error) error {
 		c = codes.DeadlineExceeded
 	case 503:
 		c = codes.Unavailable
+	case statusClientClosed:
+		c = codes.Canceled
 	default:
 		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 			return err
 		}
-		if errors.Is(err, context.Canceled) {
-			c = codes.Canceled
-		} else if errors.Is(err, context.DeadlineExceeded) {
-			c = codes.DeadlineExceeded
-		} else {
-			c = codes.Internal
-		}
+		c = codes.Internal
 	}
 	return status.Error(c, err.Error())
 }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ const (
 
 // Handler returns the REST front end of the Open Inference Protocol:
 //
-//	GET  /v2/health/live, /v2/health/ready          200 or 503, empty body
+//	GET  /v2/health/live, /v2/health/ready          200 or 400, empty body
 //	GET  /v2                                         server metadata
 //	GET  /v2/models/{name}[/versions/{v}]           model metadata
 //	GET  /v2/models/{name}[/versions/{v}]/ready     200, or 404 for an unknown model or version
@@ -56,12 +57,14 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
+// healthStatus answers a health request: the protocol's "200 indicates
+// true and a 4xx status code indicates false" (400, as Triton answers).
 func healthStatus(w http.ResponseWriter, ok bool) {
 	if ok {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	w.WriteHeader(http.StatusServiceUnavailable)
+	w.WriteHeader(http.StatusBadRequest)
 }
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
@@ -92,6 +95,11 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("name")
+	if err := s.enter(); err != nil {
+		s.writeError(w, name, "rest", err)
+		return
+	}
+	defer s.leave()
 	body, release, err := s.readBody(w, r)
 	defer release()
 	if err != nil {
@@ -119,7 +127,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, name, "rest", err)
 		return
 	}
-	res, err := s.Infer(r.Context(), req)
+	res, err := s.infer(r.Context(), req)
 	if err != nil {
 		s.writeError(w, name, "rest", err)
 		return
@@ -244,6 +252,10 @@ func jsonFloats(v []float32) []float32 {
 	return v
 }
 
+// statusClientClosed is the status recorded for a request whose client
+// went away before the answer.
+const statusClientClosed = 499
+
 // statusOf maps an error of Infer to an HTTP status, a reason for the
 // rejection metric, and a Retry-After in whole seconds (0: none).
 func statusOf(err error) (code int, reason string, retry int) {
@@ -257,8 +269,14 @@ func statusOf(err error) (code int, reason string, retry int) {
 		return re.Status, "bad_request", 0
 	case errors.As(err, &oe):
 		return http.StatusTooManyRequests, oe.Reason, max(1, int(math.Ceil(oe.RetryAfter.Seconds())))
-	case errors.Is(err, ErrDeadline):
+	case errors.Is(err, ErrDeadline), errors.Is(err, context.DeadlineExceeded):
+		// The context's deadline is the request's (gRPC's, or an
+		// ensemble's members'): the same expiry as ErrDeadline.
 		return http.StatusGatewayTimeout, "expired", 0
+	case errors.Is(err, context.Canceled):
+		// The client left; nobody reads the status, and it is no failure
+		// of the server (499 is nginx's "client closed request").
+		return statusClientClosed, "canceled", 0
 	case errors.Is(err, ErrStopped):
 		return http.StatusServiceUnavailable, "unloaded", 1
 	}

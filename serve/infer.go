@@ -3,6 +3,8 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,11 +50,29 @@ func (r *InferResult) ClassOf() []int64 {
 // *RequestError (400/404), an *OverloadError, ErrDeadline, or the
 // context's error.
 func (s *Server) Infer(ctx context.Context, req *InferRequest) (*InferResult, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	return s.infer(ctx, req)
+}
+
+// enter counts a request in against Config.MaxInFlight, or refuses it
+// with an *OverloadError; leave counts it out. The REST front end enters
+// before it reads the body, so that a refusal costs no reading or
+// decoding.
+func (s *Server) enter() error {
 	if n := s.inFlight.Add(1); n > int64(s.cfg.MaxInFlight) {
 		s.inFlight.Add(-1)
-		return nil, &OverloadError{Reason: rejectInFlight, RetryAfter: s.cfg.SLO}
+		return &OverloadError{Reason: rejectInFlight, RetryAfter: s.cfg.SLO}
 	}
-	defer s.inFlight.Add(-1)
+	return nil
+}
+
+func (s *Server) leave() { s.inFlight.Add(-1) }
+
+// infer is Infer for a request already counted in.
+func (s *Server) infer(ctx context.Context, req *InferRequest) (*InferResult, error) {
 	now := time.Now()
 	deadline := now.Add(s.cfg.SLO)
 	if req.Timeout > 0 && now.Add(req.Timeout).Before(deadline) {
@@ -148,7 +168,7 @@ func (s *Server) predict(ctx context.Context, sv *servedVersion, x []float32, n 
 	var miss []int
 	hits := 0
 	for i := 0; i < n; i++ {
-		keys[i] = CacheKey{Model: m.Name, Version: m.Version, Row: s.cache.RowHash(x[i*f : (i+1)*f])}
+		keys[i] = CacheKey{Model: m.Name, Version: m.Version, Load: sv.load, Row: s.cache.RowHash(x[i*f : (i+1)*f])}
 		if v, ok := s.cache.Get(keys[i]); ok {
 			copy(out[i*c:], v)
 			hits++
@@ -173,9 +193,11 @@ func (s *Server) predict(ctx context.Context, sv *servedVersion, x []float32, n 
 		return nil, err
 	}
 	for j, i := range miss {
-		row := pm[j*c : (j+1)*c : (j+1)*c]
+		row := pm[j*c : (j+1)*c]
 		copy(out[i*c:], row)
-		s.cache.Put(keys[i], row)
+		// A copy: a slice of pm would keep the whole batch's answer alive
+		// for as long as this one row stays cached.
+		s.cache.Put(keys[i], slices.Clone(row))
 	}
 	return out, nil
 }
@@ -222,6 +244,14 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 				}
 				if firstErr == nil {
 					firstErr = a.err
+				}
+				continue
+			}
+			if len(got) > 0 && a.res.Classes != got[0].Classes {
+				// A member replaced since the policy was read (rebuild
+				// refuses such an ensemble): its answer cannot be averaged.
+				if firstErr == nil {
+					firstErr = fmt.Errorf("ensemble member %s answers %d classes, not %d", a.version, a.res.Classes, got[0].Classes)
 				}
 				continue
 			}

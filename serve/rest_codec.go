@@ -212,7 +212,9 @@ func decodeREST(body []byte, headerLen int, model, version string, cache *header
 			if len(in.Data) != 0 {
 				return nil, badRequest(f+".data", "given together with binary_data_size")
 			}
-			if int(k) > len(bin) {
+			// Compared as a float: a count past the int range would
+			// convert to a negative int and slice out of range.
+			if k > float64(len(bin)) {
 				return nil, badRequest(f+".parameters.binary_data_size", "%v bytes, but only %d remain in the body", k, len(bin))
 			}
 			t.Data, err = binaryNumbers(bin[:int(k)], in.Datatype, n, f)
@@ -345,7 +347,10 @@ func jsonError(err error) error {
 // order, wanting exactly want of them. It accepts only arrays and numbers;
 // anything else is an error naming field and the element's index.
 func parseNumbers(raw []byte, want int, field string) ([]float32, error) {
-	out := make([]float32, 0, min(want, 1<<20))
+	// Room for what raw can hold (a value and its comma take two bytes at
+	// least), not for what the shape claims: a short body with a huge
+	// shape must not make the server allocate.
+	out := make([]float32, 0, min(want, len(raw)/2+1))
 	depth := 0
 	i := 0
 	skip := func() {

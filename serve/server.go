@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
@@ -31,9 +32,10 @@ type Config struct {
 	MaxQueueRows int
 	// MaxRows bounds the rows of one request.
 	MaxRows int
-	// MaxInFlight bounds the requests inside Infer at once, across models;
-	// more are refused at once (the queues bound rows per version, this
-	// bounds the memory of requests waiting on ensembles and caches).
+	// MaxInFlight bounds the requests inside Infer at once, across models
+	// (for REST, from before the body is read); more are refused at once
+	// (the queues bound rows per version, this bounds the memory of
+	// requests waiting on ensembles and caches, and of bodies).
 	MaxInFlight int
 	// MaxBody bounds a REST request's body, in bytes.
 	MaxBody int64
@@ -95,6 +97,7 @@ type Server struct {
 	mu      sync.RWMutex
 	models  map[string]*servedModel
 	syncMu  sync.Mutex
+	loads   uint64 // versions loaded so far; under syncMu
 	stop    chan struct{}
 	stopped chan struct{}
 	closed  bool
@@ -122,6 +125,7 @@ type servedVersion struct {
 	model   *Model
 	batcher *Batcher
 	stamp   string
+	load    uint64 // this load's number, unique in the server (CacheKey.Load)
 }
 
 // NewServer loads the repository once and returns the server; Watch keeps
@@ -204,10 +208,22 @@ func (s *Server) Sync() error {
 			if loaded[name] == nil {
 				loaded[name] = map[string]*servedVersion{}
 			}
-			loaded[name][v] = &servedVersion{model: m, stamp: rv.stamp, batcher: s.newBatcher(m)}
+			s.loads++
+			loaded[name][v] = &servedVersion{model: m, stamp: rv.stamp, batcher: s.newBatcher(m), load: s.loads}
 		}
 	}
 	s.mu.Lock()
+	if s.closed {
+		// Close ran while the versions loaded: it has stopped what was
+		// served, and what was loaded since must not start serving.
+		s.mu.Unlock()
+		for _, vs := range loaded {
+			for _, sv := range vs {
+				sv.batcher.Stop()
+			}
+		}
+		return nil
+	}
 	for name, rm := range found {
 		sm := s.models[name]
 		changed := false
@@ -280,6 +296,9 @@ func (s *Server) rebuild(sm *servedModel) {
 		return
 	}
 	sel, arms, ens, err := buildSelector(sm.policy, sm.order)
+	if err == nil && ens {
+		err = sameClasses(sm, arms)
+	}
 	if err != nil {
 		s.log.Error("model policy rejected; serving the latest version", "model", sm.name, "err", err)
 		sel, arms, ens, _ = buildSelector(PolicyConfig{}, sm.order)
@@ -289,6 +308,18 @@ func (s *Server) rebuild(sm *servedModel) {
 		e.carry(old, sm.arms, arms)
 	}
 	sm.selector, sm.arms, sm.ensemble = sel, arms, ens
+}
+
+// sameClasses checks that an ensemble's members answer the same number
+// of classes: their probabilities are summed and averaged row by row.
+func sameClasses(sm *servedModel, arms []string) error {
+	first := sm.versions[arms[0]].model.Classes
+	for _, v := range arms[1:] {
+		if c := sm.versions[v].model.Classes; c != first {
+			return fmt.Errorf("policy ensemble: version %s answers %d classes, version %s %d; an ensemble's members must answer the same classes", arms[0], first, v, c)
+		}
+	}
+	return nil
 }
 
 // batchObjective is the AIMD objective of one batch for a request
@@ -392,6 +423,11 @@ type TensorMetadata struct {
 func (s *Server) lookup(name, version string) (*servedModel, *servedVersion, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.lookupLocked(name, version)
+}
+
+// lookupLocked is lookup with s.mu held.
+func (s *Server) lookupLocked(name, version string) (*servedModel, *servedVersion, error) {
 	sm := s.models[name]
 	if sm == nil || len(sm.order) == 0 {
 		return nil, nil, notFound("model_name", "unknown model %q", name)
@@ -408,18 +444,23 @@ func (s *Server) lookup(name, version string) (*servedModel, *servedVersion, err
 
 // Metadata returns the metadata of model name (version may be empty).
 func (s *Server) Metadata(name, version string) (*ModelMetadata, error) {
-	sm, sv, err := s.lookup(name, version)
+	// One critical section: between two, Sync can empty the versions
+	// that the lookup found.
+	s.mu.RLock()
+	sm, sv, err := s.lookupLocked(name, version)
+	var versions []string
+	if err == nil {
+		versions = append([]string(nil), sm.order...)
+		if sv == nil {
+			sv = sm.versions[versions[len(versions)-1]]
+		} else {
+			versions = []string{version}
+		}
+	}
+	s.mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	versions := append([]string(nil), sm.order...)
-	if sv == nil {
-		sv = sm.versions[versions[len(versions)-1]]
-	} else {
-		versions = []string{version}
-	}
-	s.mu.RUnlock()
 	m := sv.model
 	in := []int64{-1}
 	for _, d := range m.Sample {

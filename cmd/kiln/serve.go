@@ -52,6 +52,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if *repo == "" {
 		return usageErr(stderr, "serve: --repo DIR is required")
 	}
+	if *maxBody < 1 {
+		// It bounds gRPC messages as given too: 0 would refuse them all.
+		return usageErr(stderr, "serve: --max-body %d: want a positive number of bytes", *maxBody)
+	}
 	var h slog.Handler
 	switch *logFormat {
 	case "text":
@@ -144,9 +148,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		gs.Stop()
-		log.Error("gRPC shutdown did not finish in time")
-		rc = exitFailure
+		// Without gRPC, done is closed already, but the select may still
+		// pick the deadline once REST's drain has used it up.
+		if gs != nil {
+			gs.Stop()
+			log.Error("gRPC shutdown did not finish in time")
+			rc = exitFailure
+		}
 	}
 	srv.Close()
 	srv.WaitWatch()

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -142,5 +145,92 @@ func TestServeUsage(t *testing.T) {
 	}
 	if code, _, errs := kiln(t, "serve", "--repo", filepath.Join(t.TempDir(), "missing")); code != exitFailure || !strings.Contains(errs, "model repository") {
 		t.Errorf("missing repository: exit %d %q", code, errs)
+	}
+}
+
+// kiln serve without gRPC (--grpc-addr "") whose drain runs out, because
+// a client holds a request open, exits 1 saying so. It panicked about
+// half of the time: with both the drain's deadline and the (absent) gRPC
+// server's "stopped" ready, the select could pick the deadline and call
+// Stop on the nil gRPC server. Several runs make the old coin flip show.
+func TestServeDrainTimeoutWithoutGRPC(t *testing.T) {
+	repo := t.TempDir()
+	cfg := nn.ModelConfig{Name: "mlp", Input: []int{784}, Hidden: []int{8}, Classes: 10}
+	m, err := nn.Build(cfg, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.SaveModel(filepath.Join(repo, "mnist", "1"), nn.SavedModel{Config: cfg, Mean: 0.1307, Std: 0.3081}, m); err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	for run := range 8 {
+		cmd := exec.Command(exe, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "", "--drain", "50ms", "--json")
+		cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var addrs struct{ REST string }
+		if err := json.NewDecoder(out).Decode(&addrs); err != nil {
+			cmd.Process.Kill()
+			t.Fatalf("reading the address: %v (stderr: %s)", err, stderr.String())
+		}
+		// A request whose body never ends keeps its handler running
+		// through the drain.
+		conn, err := net.Dial("tcp", addrs.REST)
+		if err != nil {
+			cmd.Process.Kill()
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /v2/models/mnist/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inputs\"")
+		time.Sleep(20 * time.Millisecond) // the handler is reading the body
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		err = cmd.Wait()
+		conn.Close()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitFailure || strings.Contains(stderr.String(), "panic") {
+			t.Fatalf("run %d: kiln serve exited with %v, want exit %d without a panic; stderr:\n%s", run, err, exitFailure, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "REST shutdown did not finish") {
+			t.Fatalf("run %d: the log does not say the drain ran out:\n%s", run, stderr.String())
+		}
+	}
+}
+
+// --max-body below 1 is a usage error. It bounded gRPC messages as given
+// (grpc.MaxRecvMsgSize(0): every inference refused with
+// RESOURCE_EXHAUSTED) while REST took it as "the default", so the server
+// came up with gRPC unable to serve.
+func TestServeMaxBodyMustBePositive(t *testing.T) {
+	exe, _ := os.Executable()
+	for _, v := range []string{"0", "-1"} {
+		cmd := exec.Command(exe, "serve", "--repo", t.TempDir(), "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--max-body", v)
+		cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(stderr.String(), "--max-body") {
+				t.Errorf("--max-body %s: %v, want exit %d naming --max-body; stderr: %s", v, err, exitUsage, stderr.String())
+			}
+		case <-time.After(3 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("--max-body %s: the server started (stderr: %s)", v, stderr.String())
+		}
 	}
 }
