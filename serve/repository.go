@@ -32,9 +32,10 @@ type PolicyConfig struct {
 // repoModel is what a scan finds for one model: its versions' folders
 // with a stamp that changes when their files change, and its policy.
 type repoModel struct {
-	versions map[string]repoVersion
-	policy   PolicyConfig
-	stamp    string // of the policy file
+	versions  map[string]repoVersion
+	policy    PolicyConfig
+	stamp     string // of the policy file
+	policyErr error  // the policy file did not parse (policy is then unset)
 }
 
 type repoVersion struct {
@@ -45,7 +46,9 @@ type repoVersion struct {
 // scanRepository lists ROOT/NAME/VERSION folders that hold a saved model
 // (model.json and model.safetensors); VERSION must be a positive integer,
 // as in Triton's and KServe's repositories. Folders of any other shape are
-// skipped; a policy file that does not parse is an error naming it.
+// skipped. A policy file that does not parse is recorded in its model's
+// policyErr, naming the file, so that one bad file holds back only its
+// own model's policy.
 func scanRepository(root string) (map[string]repoModel, error) {
 	names, err := os.ReadDir(root)
 	if err != nil {
@@ -78,10 +81,10 @@ func scanRepository(root string) (map[string]repoModel, error) {
 		}
 		pf := filepath.Join(mdir, PolicyFile)
 		if b, err := os.ReadFile(pf); err == nil {
-			if err := yaml.Unmarshal(b, &rm.policy); err != nil {
-				return nil, fmt.Errorf("model repository: %s: %w", pf, err)
-			}
 			rm.stamp, _ = stampOf(pf)
+			if err := yaml.Unmarshal(b, &rm.policy); err != nil {
+				rm.policy, rm.policyErr = PolicyConfig{}, fmt.Errorf("model repository: %s: %w", pf, err)
+			}
 		}
 		out[n.Name()] = rm
 	}

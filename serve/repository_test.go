@@ -161,3 +161,39 @@ func TestPolicyFileErrors(t *testing.T) {
 		t.Error("a missing repository was accepted")
 	}
 }
+
+// A policy file that stops parsing while the server runs holds back only
+// its own model's policy: that model keeps the policy it had, and other
+// models' new versions still load. Sync reports the file.
+func TestBadPolicyHoldsBackOnlyItsModel(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "a", "1", []int{8}, 1, nil)
+	saveMLP(t, repo, "a", "2", []int{8}, 2, nil)
+	saveMLP(t, repo, "b", "1", []int{8}, 3, nil)
+	writePolicy(t, repo, "a", "policy: pinned\nversion: \"1\"\n")
+	ts := startServer(t, Config{Repository: repo, Poll: time.Hour})
+	body := inferBody(t, "", images(1, 1), 1)
+	if v := versionOf(t, ts, "/v2/models/a/infer", body); v != "1" {
+		t.Fatalf("pinned to 1, answered by %s", v)
+	}
+	writePolicy(t, repo, "a", "policy: [unclosed")
+	saveMLP(t, repo, "b", "2", []int{8}, 4, nil)
+	err := ts.Sync()
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(repo, "a", PolicyFile)) {
+		t.Fatalf("Sync with a bad policy file: %v, want an error naming it", err)
+	}
+	if !ts.ModelReady("b", "2") {
+		t.Error("model b's new version 2 did not load while a's policy file was bad")
+	}
+	if v := versionOf(t, ts, "/v2/models/a/infer", body); v != "1" {
+		t.Errorf("model a answered by version %s with its policy file unreadable, want its previous policy (pinned to 1)", v)
+	}
+	time.Sleep(20 * time.Millisecond) // a new modification time
+	writePolicy(t, repo, "a", "policy: latest\n")
+	if err := ts.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if v := versionOf(t, ts, "/v2/models/a/infer", body); v != "2" {
+		t.Errorf("after the policy file was mended to latest, answered by %s, want 2", v)
+	}
+}

@@ -145,6 +145,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return float64(h) / float64(h+m)
 	}))
 	if err := s.Sync(); err != nil {
+		s.Close() // stops the batchers of what did load
 		return nil, err
 	}
 	return s, nil
@@ -172,7 +173,9 @@ func (s *Server) Watch() {
 
 // Sync loads new and changed versions and unloads removed ones. A version
 // that fails to load is logged and left out (a changed one keeps serving
-// its previous files).
+// its previous files). A policy file that does not parse leaves its model
+// on its previous policy while everything else is applied, and is
+// returned as the error.
 func (s *Server) Sync() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -187,6 +190,7 @@ func (s *Server) Sync() error {
 		return nil
 	}
 	var retired []*servedVersion
+	var policyErrs []error
 	// Load outside the lock: requests keep flowing while files are read.
 	loaded := map[string]map[string]*servedVersion{}
 	for name, rm := range found {
@@ -248,7 +252,12 @@ func (s *Server) Sync() error {
 				s.log.Info("model version unloaded", "model", name, "version", v)
 			}
 		}
-		if rm.stamp != sm.pstamp {
+		switch {
+		case rm.policyErr != nil:
+			// The model keeps the policy it had (a new model: latest)
+			// until its file parses; the rest of the repository goes on.
+			policyErrs = append(policyErrs, rm.policyErr)
+		case rm.stamp != sm.pstamp:
 			sm.policy, sm.pstamp, changed = rm.policy, rm.stamp, true
 		}
 		if changed {
@@ -275,7 +284,7 @@ func (s *Server) Sync() error {
 			s.met.dropVersion(name, v)
 		}
 	}
-	return nil
+	return errors.Join(policyErrs...)
 }
 
 // rebuild recomputes a model's version order and selector; s.mu is held.
