@@ -72,25 +72,24 @@ type Batcher struct {
 	cfg     BatchConfig
 	observe func(BatchStats)
 
-	mu       sync.Mutex
-	queue    []*pending
-	rows     int
-	busy     bool
-	stopped  bool
-	aimd     *AIMD
-	recent   [16]time.Duration // time per row of the last batches, a ring
-	nRecent  int
-	rowTime  time.Duration // their upper quartile
-	runStart time.Time     // when the running batch started
-	runEst   time.Duration // its estimated time, rowTime × its rows
-	meta     []queued      // planBatch's view of the queue, reused
-	parts    [][]float32   // a batch's requests' rows, reused by the loop
-	parked   int           // what the loop waits for: parkedNot, parkedTimer or parkedIdle
-	winStart time.Time     // the arrival-rate window's start
-	winRows  int           // rows arrived since winStart
-	rate     float64       // recent arrival rate, rows per second
-	wake     chan struct{}
-	done     chan struct{}
+	mu        sync.Mutex
+	queue     []*pending
+	rows      int
+	busy      bool
+	stopped   bool
+	aimd      *AIMD
+	recent    [16]time.Duration // time per row of the last batches, a ring
+	nRecent   int
+	rowTime   time.Duration // their upper quartile
+	batchTime time.Duration // rowTime × the limit: a full batch's time
+	meta      []queued      // planBatch's view of the queue, reused
+	parts     [][]float32   // a batch's requests' rows, reused by the loop
+	parked    int           // what the loop waits for: parkedNot, parkedTimer or parkedIdle
+	winStart  time.Time     // the arrival-rate window's start
+	winRows   int           // rows arrived since winStart
+	rate      float64       // recent arrival rate, rows per second
+	wake      chan struct{}
+	done      chan struct{}
 }
 
 // What the batcher's loop is blocked on, so that a new request wakes it
@@ -154,12 +153,9 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 		b.mu.Unlock()
 		return nil, ErrStopped
 	}
-	st := admission{queuedRows: b.rows, busy: b.busy, rowTime: b.rowTime, maxRows: b.cfg.MaxQueueRows}
-	if b.busy {
-		st.runningLeft = max(0, b.runEst-now.Sub(b.runStart))
-	}
+	st := admission{queuedRows: b.rows, busy: b.busy, limit: b.aimd.Limit(), batchTime: b.batchTime, maxRows: b.cfg.MaxQueueRows}
 	if ok, reason := admit(st, n, now, deadline); !ok {
-		retry := st.wait(0) + b.rowTime
+		retry := time.Duration((b.rows+st.limit-1)/st.limit+1) * b.batchTime
 		b.mu.Unlock()
 		return nil, &OverloadError{Reason: reason, RetryAfter: retry}
 	}
@@ -286,7 +282,6 @@ func (b *Batcher) loop() {
 		b.rows -= batchRows
 		b.busy = true
 		est := b.rowTime * time.Duration(batchRows)
-		b.runStart, b.runEst = time.Now(), est
 		b.mu.Unlock()
 		b.run(batch, est, full)
 	}
@@ -346,13 +341,13 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		b.mu.Lock()
 		b.aimd.Observe(rows, lat, full)
 		// The estimate is the upper quartile of the last 16 batches'
-		// times per row, which admission multiplies by the rows ahead:
-		// per row, because batches differ in size, and a request larger
-		// than the limit runs alone as one batch (timing it as one batch
-		// of the limit's rows made admission count a 16-row request to a
-		// batch-1 server as 16 such batches, and refuse what it could
-		// serve); a small batch costs more per row, so the estimate errs
-		// towards refusing. A quantile ignores the odd batch that a descheduled
+		// times per row, times the limit for a full batch: per row,
+		// because batches differ in size, and a request larger than the
+		// limit runs alone as one batch (timing it as one batch of the
+		// limit's rows made admission count a 16-row request to a batch-1
+		// server as 16 such batches, and refuse what it could serve); a
+		// small batch costs more per row, so the estimate errs towards
+		// refusing. A quantile ignores the odd batch that a descheduled
 		// thread or a cold cache made slow (a mean would refuse requests
 		// for many batches after), and the upper quartile rather than the
 		// median keeps admitted requests from turning late when batches
@@ -360,6 +355,7 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		b.recent[b.nRecent%len(b.recent)] = lat / time.Duration(rows)
 		b.nRecent++
 		b.rowTime = upperQuartile(b.recent[:min(b.nRecent, len(b.recent))])
+		b.batchTime = b.rowTime * time.Duration(b.aimd.Limit())
 		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}
 		b.busy = false
 		b.mu.Unlock()

@@ -59,10 +59,10 @@ type admission struct {
 	queuedRows int
 	// busy tells whether a batch is running now.
 	busy bool
-	// runningLeft is the estimated time the running batch still needs.
-	runningLeft time.Duration
-	// rowTime is the recent time per row of a batch.
-	rowTime time.Duration
+	// limit is the current batch limit.
+	limit int
+	// batchTime is the recent time to run a batch of limit rows.
+	batchTime time.Duration
 	// maxRows bounds the queue, in rows.
 	maxRows int
 }
@@ -74,30 +74,15 @@ const (
 	rejectInFlight  = "in_flight"
 )
 
-// wait is the estimated time until a request of rows rows arriving now
-// has its answer: what is left of the running batch, then the rows queued
-// ahead of it and its own at the recent time per row. The estimate counts
-// work, not batches: charging every batch ahead as a full one of the
-// batch limit made a server whose limit had grown under load refuse
-// requests at low load that its small batches would have served in time.
-func (s admission) wait(rows int) time.Duration {
-	w := time.Duration(s.queuedRows+rows) * s.rowTime
-	if s.busy {
-		w += s.runningLeft
-	}
-	return w
-}
-
 // admit decides whether a request of rows rows arriving at now with the
 // given deadline is queued. It is refused when the queue would exceed its
-// bound, or when the work ahead of it and its own cannot finish before
+// bound, or when the batches ahead of it and its own (the running one, the
+// queued rows in batches of limit, then its batch) cannot finish before
 // the deadline: serving it late would only waste work that requests still
 // able to meet theirs need (Clipper §4.3 drops such queries too). The
-// time per row is the recent batches' (a small batch costs more per row
-// than a full one, so under load the estimate errs towards refusing); a
-// request that finds an idle, empty queue is always admitted, so that an
-// estimate made under heavy load cannot lock the server out once the load
-// is gone.
+// estimate is the recent batch time; a request that finds an idle, empty
+// queue is always admitted, so that an estimate made under heavy load
+// cannot lock the server out once the load is gone.
 func admit(s admission, rows int, now, deadline time.Time) (ok bool, reason string) {
 	if s.queuedRows+rows > s.maxRows && s.queuedRows > 0 {
 		return false, rejectQueueFull
@@ -105,7 +90,12 @@ func admit(s admission, rows int, now, deadline time.Time) (ok bool, reason stri
 	if s.queuedRows == 0 && !s.busy {
 		return true, ""
 	}
-	if now.Add(s.wait(rows)).After(deadline) {
+	limit := max(s.limit, 1)
+	batches := (s.queuedRows + rows + limit - 1) / limit
+	if s.busy {
+		batches++
+	}
+	if now.Add(time.Duration(batches) * s.batchTime).After(deadline) {
 		return false, rejectDeadline
 	}
 	return true, ""

@@ -144,17 +144,14 @@ func TestClipper43AdmissionTable(t *testing.T) {
 		ok       bool
 		reason   string
 	}{
-		{"idle server always admits", admission{rowTime: time.Second, maxRows: 64}, 1, ms, true, ""},
-		// 2 ms left of the running batch + 9 rows × 0.25 ms = 4.25 ms ≤ 20 ms.
-		{"room and time", admission{queuedRows: 8, busy: true, runningLeft: 2 * ms, rowTime: ms / 4, maxRows: 64}, 1, 20 * ms, true, ""},
-		// 5 ms left + 9 rows × 0.625 ms = 10.6 ms > 10 ms.
-		{"the queue ahead makes it late", admission{queuedRows: 8, busy: true, runningLeft: 5 * ms, rowTime: 5 * ms / 8, maxRows: 64}, 1, 10 * ms, false, rejectDeadline},
-		// 16 rows × 0.625 ms = 10 ms: exactly on time is on time.
-		{"exactly on time", admission{queuedRows: 8, rowTime: 5 * ms / 8, maxRows: 64}, 8, 10 * ms, true, ""},
-		// The work ahead is 3 rows, whatever the batch limit has grown to.
-		{"small batches are not charged as full ones", admission{queuedRows: 2, busy: true, runningLeft: ms / 10, rowTime: ms / 10, maxRows: 64}, 1, ms, true, ""},
-		{"queue full", admission{queuedRows: 60, rowTime: ms, maxRows: 64}, 5, time.Second, false, rejectQueueFull},
-		{"a big request into an empty queue is not refused for size", admission{busy: true, rowTime: ms / 100, maxRows: 64}, 100, time.Second, true, ""},
+		{"idle server always admits", admission{limit: 8, batchTime: time.Second, maxRows: 64}, 1, ms, true, ""},
+		{"room and time", admission{queuedRows: 8, busy: true, limit: 8, batchTime: 2 * ms, maxRows: 64}, 1, 20 * ms, true, ""},
+		// busy (1) + ⌈(8+1)/8⌉ = 2 batches → 3 × 5 ms = 15 ms > 10 ms.
+		{"the queue ahead makes it late", admission{queuedRows: 8, busy: true, limit: 8, batchTime: 5 * ms, maxRows: 64}, 1, 10 * ms, false, rejectDeadline},
+		// 2 batches × 5 ms = 10 ms: exactly on time is on time.
+		{"exactly on time", admission{queuedRows: 8, limit: 8, batchTime: 5 * ms, maxRows: 64}, 8, 10 * ms, true, ""},
+		{"queue full", admission{queuedRows: 60, limit: 8, batchTime: ms, maxRows: 64}, 5, time.Second, false, rejectQueueFull},
+		{"a big request into an empty queue is not refused for size", admission{busy: true, limit: 8, batchTime: ms, maxRows: 64}, 100, time.Second, true, ""},
 	}
 	for _, c := range cases {
 		ok, reason := admit(c.st, c.rows, now, now.Add(c.deadline))
@@ -335,10 +332,10 @@ func TestBatcherEstimatePerRow(t *testing.T) {
 		t.Fatal("no batch statistics reported within 10 s of the answer")
 	}
 	b.mu.Lock()
-	got := b.rowTime
+	got := b.batchTime
 	b.mu.Unlock()
 	if lat == 0 || got != lat/16 {
-		t.Fatalf("estimated time per row is %v after a 16-row batch of %v, want %v", got, lat, lat/16)
+		t.Fatalf("estimate of a batch of the limit (1 row) is %v after a 16-row batch of %v, want %v", got, lat, lat/16)
 	}
 }
 
