@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -25,6 +26,23 @@ type grpcService struct {
 // on g.
 func (s *Server) RegisterGRPC(g *grpc.Server) {
 	pb.RegisterGRPCInferenceServiceServer(g, &grpcService{s: s})
+}
+
+// GRPCOptions are the options a grpc.Server needs to serve s: a panic in
+// a call becomes that call's INTERNAL error, logged with its stack,
+// instead of ending the process (net/http does the same for REST).
+func (s *Server) GRPCOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(s.recoverUnary)}
+}
+
+func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in a gRPC call", "method", info.FullMethod, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			resp, err = nil, status.Errorf(codes.Internal, "internal error in %s: %v", info.FullMethod, p)
+		}
+	}()
+	return handler(ctx, req)
 }
 
 func (g *grpcService) ServerLive(context.Context, *pb.ServerLiveRequest) (*pb.ServerLiveResponse, error) {

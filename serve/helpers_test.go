@@ -90,7 +90,7 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: s, url: "http://" + hl.Addr().String(), hs: &http.Server{Handler: s.Handler()}, gs: grpc.NewServer()}
+	ts := &testServer{Server: s, url: "http://" + hl.Addr().String(), hs: &http.Server{Handler: s.Handler()}, gs: grpc.NewServer(s.GRPCOptions()...)}
 	s.RegisterGRPC(ts.gs)
 	go ts.hs.Serve(hl)
 	go ts.gs.Serve(gl)

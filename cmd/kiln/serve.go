@@ -96,7 +96,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		srv.Close()
 		return fail(stderr, "serve: %v", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// A request's headers must come within 10 s and the whole request
+	// within a minute (a client sending its body slowly holds one of the
+	// in-flight places meanwhile); an idle keep-alive connection is
+	// closed after two minutes.
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	var gs *grpc.Server
 	var gl net.Listener
 	if *grpcAddr != "" {
@@ -105,7 +109,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			srv.Close()
 			return fail(stderr, "serve: %v", err)
 		}
-		gs = grpc.NewServer(grpc.MaxRecvMsgSize(int(*maxBody)))
+		gs = grpc.NewServer(append(srv.GRPCOptions(), grpc.MaxRecvMsgSize(int(*maxBody)))...)
 		srv.RegisterGRPC(gs)
 	}
 	errc := make(chan error, 2)
