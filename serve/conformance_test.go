@@ -410,3 +410,41 @@ func TestConformanceRESTBinary(t *testing.T) {
 		}
 	}
 }
+
+// binary_data_output asks every output in binary unless the output's own
+// binary_data parameter says otherwise (as Triton reads them).
+func TestRESTBinaryDataOverride(t *testing.T) {
+	repo := conformanceRepo(t)
+	ts := startServer(t, Config{Repository: repo})
+	x := images(1, 7)
+	body, _ := json.Marshal(map[string]any{
+		"inputs":     []any{map[string]any{"name": "input", "shape": []int{1, 784}, "datatype": "FP32", "data": x}},
+		"outputs":    []any{map[string]any{"name": "probabilities"}, map[string]any{"name": "class", "parameters": map[string]any{"binary_data": false}}},
+		"parameters": map[string]any{"binary_data_output": true}})
+	resp, err := http.Post(ts.url+"/v2/models/mnist/infer", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	n, err := strconv.Atoi(resp.Header.Get("Inference-Header-Content-Length"))
+	if resp.StatusCode != 200 || err != nil || n > len(b) {
+		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, b)
+	}
+	var r struct {
+		Outputs []struct {
+			Name       string
+			Parameters map[string]float64
+			Data       []float64
+		}
+	}
+	if err := json.Unmarshal(b[:n], &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Outputs) != 2 || r.Outputs[0].Parameters["binary_data_size"] != 40 || r.Outputs[0].Data != nil {
+		t.Fatalf("probabilities not in binary: %s", b[:n])
+	}
+	if r.Outputs[1].Name != "class" || r.Outputs[1].Parameters != nil || len(r.Outputs[1].Data) != 1 || len(b)-n != 40 {
+		t.Fatalf("class with binary_data false not in JSON: %s (%d bytes after the header)", b[:n], len(b)-n)
+	}
+}

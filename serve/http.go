@@ -139,7 +139,10 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	var bin []byte
 	for _, o := range res.Outputs {
 		out := restOutput{Name: o}
-		binOut := req.BinaryAll || req.BinaryOutputs[o]
+		binOut, said := req.BinaryOutputs[o]
+		if !said {
+			binOut = req.BinaryAll
+		}
 		off := len(bin)
 		switch o {
 		case ProbabilitiesName:

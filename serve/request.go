@@ -23,8 +23,10 @@ type InferRequest struct {
 	// Timeout, when positive, shortens the request's deadline below the
 	// server's objective (Triton's "timeout" parameter, in microseconds).
 	Timeout time.Duration
-	// BinaryOutputs names the outputs to return as binary data (the REST
-	// binary tensor data extension); BinaryAll asks it for every output.
+	// BinaryOutputs holds the outputs whose binary_data parameter was
+	// given, and whether to return each as binary data (the REST binary
+	// tensor data extension); BinaryAll (binary_data_output) asks it for
+	// every output that does not say otherwise.
 	BinaryOutputs map[string]bool
 	BinaryAll     bool
 }

@@ -249,12 +249,10 @@ func decodeREST(body []byte, headerLen int, model, version string, cache *header
 			if !ok {
 				return nil, badRequest(fmt.Sprintf("outputs[%d].parameters.binary_data", i), "want true or false, got %v", b)
 			}
-			if v {
-				if req.BinaryOutputs == nil {
-					req.BinaryOutputs = map[string]bool{}
-				}
-				req.BinaryOutputs[o.Name] = true
+			if req.BinaryOutputs == nil {
+				req.BinaryOutputs = map[string]bool{}
 			}
+			req.BinaryOutputs[o.Name] = v
 		}
 	}
 	return req, nil
