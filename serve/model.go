@@ -37,6 +37,10 @@ type Model struct {
 	net  nn.Module
 	tape *autograd.Tape
 	buf  []float32
+	// chunks, when calibrated, gives for each power of two p (index
+	// log2 p) the rows per network call that run a batch of p or more
+	// rows fastest (chunk.go).
+	chunks []int
 }
 
 // NewModel wraps a network built from info for serving.
@@ -99,8 +103,23 @@ func (m *Model) PredictParts(parts [][]float32, n int) []float32 {
 		}
 		off += len(x)
 	}
+	c := m.chunkFor(n)
+	if c >= n {
+		return m.forward(in, n, nil)
+	}
+	out := make([]float32, 0, n*m.Classes)
+	for off := 0; off < n; off += c {
+		k := min(c, n-off)
+		out = m.forward(in[off*m.Features:(off+k)*m.Features], k, out)
+	}
+	return out
+}
+
+// forward runs the network on n normalised rows and appends their class
+// probabilities to out.
+func (m *Model) forward(in []float32, n int, out []float32) []float32 {
 	m.tape.Reset()
 	shape := append([]int{n}, m.Sample...)
 	probs := autograd.Softmax(m.net.Forward(m.tape.Const(&tensor.Tensor{Data: in, Shape: shape})))
-	return append([]float32(nil), probs.Data.Data...)
+	return append(out, probs.Data.Data...)
 }

@@ -209,6 +209,11 @@ func (s *Server) Sync() error {
 				s.log.Error("model version failed to load", "model", name, "version", v, "err", err)
 				continue
 			}
+			// Before it serves: which call sizes run its batches fastest
+			// (chunk.go). The calls are capped at maxCalibrationRows, so
+			// that a large --max-batch does not make loading slow.
+			times := m.Calibrate(min(s.cfg.MaxBatch, maxCalibrationRows))
+			s.log.Info("model version calibrated", "model", name, "version", v, "call_times", times, "rows_per_call", m.Chunks())
 			if loaded[name] == nil {
 				loaded[name] = map[string]*servedVersion{}
 			}
