@@ -18,13 +18,20 @@ import (
 // maxCalibrationRows bounds the largest call the server calibrates.
 const maxCalibrationRows = 512
 
+// calibrationCallBound ends a calibration at the first call size that
+// takes this long: a call's fixed costs are then a small part of it, and
+// the bound keeps loading a large model quick (at most about ten such
+// calls in all).
+const calibrationCallBound = 5 * time.Millisecond
+
 // calibrationRuns is how many timed calls each size gets after one
 // untimed one; the fastest counts, since other work only slows a call.
 const calibrationRuns = 3
 
 // Calibrate times the model on batches of 1, 2, 4, ... up to maxRows rows
-// and keeps, for each size, the call size at or below it with the least
-// time per row. It returns the measured time per call of each size.
+// (or up to the first that takes calibrationCallBound) and keeps, for each
+// size, the call size at or below it with the least time per row. It
+// returns the measured time per call of each size.
 func (m *Model) Calibrate(maxRows int) []time.Duration {
 	maxRows = max(maxRows, 1)
 	x := make([]float32, maxRows*m.Features)
@@ -43,6 +50,9 @@ func (m *Model) Calibrate(maxRows int) []time.Duration {
 			}
 		}
 		times = append(times, best)
+		if best >= calibrationCallBound {
+			break // larger calls cannot do better per row by much
+		}
 	}
 	m.chunks = chooseChunks(times)
 	return times
@@ -69,13 +79,23 @@ func chooseChunks(times []time.Duration) []int {
 // model was not calibrated).
 func (m *Model) Chunks() []int { return append([]int(nil), m.chunks...) }
 
-// chunkFor returns the rows per network call for a batch of n rows: the
-// choice calibrated for the largest power of two at or below n (the
-// largest calibrated one for larger batches), or n when uncalibrated.
+// chunkFor returns the rows per network call for a batch of n rows, with
+// 2^i ≤ n < 2^(i+1): the calibrated choice at 2^i when calls smaller than
+// 2^i were faster per row there, or else the choice at 2^(i+1) when calls
+// smaller than that were faster there (a slow path begins between the two,
+// and a call of n rows would be on it); otherwise n, one call. Past the
+// calibrated sizes the last choice counts: split when it was a smaller
+// call, one call when it was the largest measured. Uncalibrated: n.
 func (m *Model) chunkFor(n int) int {
 	if len(m.chunks) == 0 || n < 1 {
 		return n
 	}
 	i := min(bits.Len(uint(n))-1, len(m.chunks)-1)
-	return m.chunks[i]
+	if c := m.chunks[i]; c < 1<<i {
+		return c
+	}
+	if j := i + 1; j < len(m.chunks) && m.chunks[j] < 1<<j {
+		return m.chunks[j]
+	}
+	return n
 }

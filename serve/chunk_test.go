@@ -29,11 +29,32 @@ func TestChooseChunks(t *testing.T) {
 }
 
 func TestChunkFor(t *testing.T) {
-	m := &Model{chunks: []int{1, 2, 4, 4, 4, 32}} // calibrated up to 32 rows
-	for n, want := range map[int]int{1: 1, 2: 2, 3: 2, 4: 4, 7: 4, 8: 4, 31: 4, 32: 32, 100: 32, 5000: 32} {
+	// Calibrated up to 32 rows, as OpenBLAS gave the MNIST MLP here: calls
+	// of 4 rows best from 4 to 16, a 32-row call best at 32.
+	m := &Model{chunks: []int{1, 2, 4, 4, 4, 32}}
+	cases := map[int]int{
+		1: 1, 2: 2, 3: 3, // calls of 1, 2 and 4 rows were each best at their size
+		4: 4, 5: 4, 7: 4, // at 8, calls of 4 beat 8: a slow path starts after 4
+		8: 4, 31: 4, // at 8 and 16, calls of 4 were best
+		32: 32, 33: 33, 100: 100, 5000: 5000, // the largest measured call was best
+	}
+	for n, want := range cases {
 		if got := m.chunkFor(n); got != want {
 			t.Errorf("chunkFor(%d) = %d, want %d", n, got, want)
 		}
+	}
+	// A memory-bound model whose calibration stopped at 16 rows, each size
+	// best at itself: no batch is split.
+	big := &Model{chunks: []int{1, 2, 4, 8, 16}}
+	for _, n := range []int{3, 12, 16, 24, 256} {
+		if got := big.chunkFor(n); got != n {
+			t.Errorf("memory-bound chunkFor(%d) = %d, want %d", n, got, n)
+		}
+	}
+	// Beyond the calibration, a smaller call that was best at its end
+	// still splits larger batches.
+	if got := (&Model{chunks: []int{1, 2, 4, 4}}).chunkFor(100); got != 4 {
+		t.Errorf("chunkFor(100) calibrated to 8 rows with calls of 4 best = %d, want 4", got)
 	}
 	if got := (&Model{}).chunkFor(7); got != 7 {
 		t.Errorf("uncalibrated chunkFor(7) = %d, want 7", got)
