@@ -16,6 +16,8 @@
 // folders, each written by kiln train --out; Server.Watch rescans it and
 // loads new or changed versions and unloads removed ones while serving.
 // NAME/policy.yaml chooses how a request that names no version is served.
+// Each version is calibrated when it loads (chunk.go): Model.PredictParts
+// runs a batch as the network calls that measured fastest per row.
 //
 // The policies are pure code tested against tables: AIMD (aimd.go) sizes
 // batches by additive increase and multiplicative decrease against the
