@@ -24,15 +24,7 @@ import (
 // kiln serve as a child process: it serves a repository, and on SIGTERM it
 // stops taking connections, finishes the requests in flight, and exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
-	repo := t.TempDir()
-	cfg := nn.ModelConfig{Name: "mlp", Input: []int{784}, Hidden: []int{1024, 1024}, Classes: 10}
-	m, err := nn.Build(cfg, rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nn.SaveModel(filepath.Join(repo, "mnist", "1"), nn.SavedModel{Config: cfg, Mean: 0.1307, Std: 0.3081}, m); err != nil {
-		t.Fatal(err)
-	}
+	repo := mlpRepo(t, 1024, 1024)
 	exe, _ := os.Executable()
 	cmd := exec.Command(exe, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
 		"--json", "--log-format", "json", "--slo", "10s", "--max-batch", "8", "--queue-rows", "1024", "--cache-rows", "0")
@@ -154,15 +146,7 @@ func TestServeUsage(t *testing.T) {
 // server's "stopped" ready, the select could pick the deadline and call
 // Stop on the nil gRPC server. Several runs make the old coin flip show.
 func TestServeDrainTimeoutWithoutGRPC(t *testing.T) {
-	repo := t.TempDir()
-	cfg := nn.ModelConfig{Name: "mlp", Input: []int{784}, Hidden: []int{8}, Classes: 10}
-	m, err := nn.Build(cfg, rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nn.SaveModel(filepath.Join(repo, "mnist", "1"), nn.SavedModel{Config: cfg, Mean: 0.1307, Std: 0.3081}, m); err != nil {
-		t.Fatal(err)
-	}
+	repo := mlpRepo(t, 8)
 	exe, _ := os.Executable()
 	for run := range 8 {
 		cmd := exec.Command(exe, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "", "--drain", "50ms", "--json")
@@ -233,4 +217,20 @@ func TestServeMaxBodyMustBePositive(t *testing.T) {
 			t.Errorf("--max-body %s: the server started (stderr: %s)", v, stderr.String())
 		}
 	}
+}
+
+// mlpRepo returns a model repository holding mnist/1, an untrained MNIST
+// MLP with the given hidden layers.
+func mlpRepo(t *testing.T, hidden ...int) string {
+	t.Helper()
+	repo := t.TempDir()
+	cfg := nn.ModelConfig{Name: "mlp", Input: []int{784}, Hidden: hidden, Classes: 10}
+	m, err := nn.Build(cfg, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.SaveModel(filepath.Join(repo, "mnist", "1"), nn.SavedModel{Config: cfg, Mean: 0.1307, Std: 0.3081}, m); err != nil {
+		t.Fatal(err)
+	}
+	return repo
 }
