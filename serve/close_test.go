@@ -83,3 +83,37 @@ func batcherLoops() int {
 		buf = make([]byte, 2*len(buf))
 	}
 }
+
+// WaitWatch does not wait for a Watch that never started, and a second
+// Watch returns at once instead of closing the stopped channel twice.
+func TestWaitWatchWithoutWatch(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{8}, 1, nil)
+	s, err := NewServer(Config{Repository: repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	done := make(chan struct{})
+	go func() { s.WaitWatch(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitWatch blocked with no Watch running")
+	}
+	w, err := NewServer(Config{Repository: repo, Poll: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan struct{})
+	go func() { w.Watch(); close(first) }()
+	waitFor(t, "the first Watch to start", func() bool {
+		w.mu.RLock()
+		defer w.mu.RUnlock()
+		return w.watching
+	})
+	w.Watch() // returns at once
+	w.Close()
+	w.WaitWatch()
+	<-first
+}

@@ -101,6 +101,9 @@ type Server struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	closed  bool
+	// watching is set by the first Watch (under mu): WaitWatch waits
+	// only for a Watch that started, and a second Watch returns at once.
+	watching bool
 
 	inFlight atomic.Int64
 	bodies   sync.Pool // *[]byte: REST request bodies of known length
@@ -154,8 +157,16 @@ func NewServer(cfg Config) (*Server, error) {
 // Registry returns the server's Prometheus registry.
 func (s *Server) Registry() *prometheus.Registry { return s.met.reg }
 
-// Watch rescans the repository every Config.Poll until Close.
+// Watch rescans the repository every Config.Poll until Close. A second
+// call returns at once.
 func (s *Server) Watch() {
+	s.mu.Lock()
+	if s.watching {
+		s.mu.Unlock()
+		return
+	}
+	s.watching = true
+	s.mu.Unlock()
 	defer close(s.stopped)
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
@@ -380,8 +391,16 @@ func (s *Server) Close() {
 	}
 }
 
-// WaitWatch returns when Watch has returned (after Close).
-func (s *Server) WaitWatch() { <-s.stopped }
+// WaitWatch returns when Watch has returned (after Close), or at once
+// when Watch was never started.
+func (s *Server) WaitWatch() {
+	s.mu.RLock()
+	watching := s.watching
+	s.mu.RUnlock()
+	if watching {
+		<-s.stopped
+	}
+}
 
 // Live reports whether the server answers requests.
 func (s *Server) Live() bool { return true }
