@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -50,5 +51,29 @@ func TestEnsembleOfDifferentClassCountsRefused(t *testing.T) {
 		if res.Version != "2" || res.Classes != 3 || res.EnsembleSize != 0 {
 			t.Fatalf("answered by %q with %d classes (ensemble of %d), want the latest version, 2, alone with 3", res.Version, res.Classes, res.EnsembleSize)
 		}
+	}
+}
+
+// An ensemble whose members were all unloaded since its policy was read
+// is tried again on what is loaded now (errRetry, as a single version is),
+// not answered 503.
+func TestEnsembleOfRetiredMembersRetries(t *testing.T) {
+	repo := t.TempDir()
+	saveMLP(t, repo, "e", "1", []int{8}, 1, nil)
+	saveMLP(t, repo, "e", "2", []int{8}, 2, nil)
+	writePolicy(t, repo, "e", "policy: ensemble\n")
+	ts := startServer(t, Config{Repository: repo})
+	ts.mu.RLock()
+	sm := ts.models["e"]
+	ts.mu.RUnlock()
+	req := &InferRequest{Model: "e", Inputs: []InputTensor{{Name: InputName, Datatype: "FP32", Shape: []int64{1, 784}, Data: images(1, 1)}}}
+	_, err := ts.inferEnsemble(context.Background(), req, sm, []string{"7", "8"}, []string{ProbabilitiesName}, time.Now().Add(time.Second))
+	if !errors.Is(err, errRetry) {
+		t.Fatalf("ensemble over versions no longer loaded: %v, want errRetry", err)
+	}
+	// Through Infer, the live policy answers.
+	r, err := ts.Infer(context.Background(), req)
+	if err != nil || r.Version != "1+2" {
+		t.Fatalf("Infer: %+v %v, want an answer from versions 1+2", r, err)
 	}
 }

@@ -219,7 +219,7 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 	for _, v := range arms {
 		_, sv, err := s.lookup(req.Model, v)
 		if err != nil {
-			ch <- answer{version: v, err: err}
+			ch <- answer{version: v, err: errRetry} // unloaded since the policy was read
 			continue
 		}
 		wg.Add(1)
@@ -233,10 +233,15 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 	var probs [][]float32 // got[i].Probs
 	var names []string
 	var firstErr error
+	retired := 0 // members unloaded or replaced under the request
 	for pending := len(arms); pending > 0; {
 		select {
 		case a := <-ch:
 			pending--
+			if errors.Is(a.err, errRetry) || errors.Is(a.err, ErrStopped) {
+				retired++
+				continue
+			}
 			if a.err != nil {
 				var re *RequestError
 				if errors.As(a.err, &re) {
@@ -266,7 +271,14 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 		}
 	}
 	if len(got) == 0 {
-		if firstErr == nil {
+		switch {
+		case firstErr != nil:
+		case retired > 0:
+			// Every member that answered had been retired: the request
+			// is tried again on the versions loaded now, as a
+			// single-version request is.
+			firstErr = errRetry
+		default:
 			firstErr = ErrDeadline
 		}
 		return nil, firstErr
