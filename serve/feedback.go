@@ -12,13 +12,17 @@ type feedbackEntry struct {
 	classes []int64
 }
 
-// feedbackLog holds the last few thousand answered request IDs of a model.
+// feedbackLog holds the last few thousand answered request IDs of a model,
+// and at most maxRows rows' classes among them: the oldest entries go
+// first when either bound is reached.
 type feedbackLog struct {
-	mu    sync.Mutex
-	cap   int
-	byID  map[string]feedbackSlot
-	order []string // ring of the IDs added, oldest at next
-	next  int
+	mu      sync.Mutex
+	cap     int
+	maxRows int
+	rows    int // classes held, over all entries
+	byID    map[string]feedbackSlot
+	order   []string // ring of the IDs added, oldest at next
+	next    int
 }
 
 // feedbackSlot is an entry and the ring position it was added at: an ID
@@ -29,24 +33,55 @@ type feedbackSlot struct {
 	pos int
 }
 
-func newFeedbackLog(capacity int) *feedbackLog {
-	return &feedbackLog{cap: capacity, byID: map[string]feedbackSlot{}, order: make([]string, capacity)}
+// feedbackRows bounds the rows' classes a model's feedback log holds
+// (8 MB as int64), whatever the requests' sizes.
+const feedbackRows = 1 << 20
+
+func newFeedbackLog(capacity, maxRows int) *feedbackLog {
+	return &feedbackLog{cap: capacity, maxRows: maxRows, byID: map[string]feedbackSlot{}, order: make([]string, capacity)}
 }
 
 func (l *feedbackLog) add(id string, e feedbackEntry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if cur, ok := l.byID[id]; ok {
+		l.rows += len(e.classes) - len(cur.classes)
 		cur.feedbackEntry = e
 		l.byID[id] = cur
+		l.trim(id)
 		return
 	}
-	if old := l.order[l.next]; old != "" && l.byID[old].pos == l.next {
-		delete(l.byID, old)
-	}
+	l.evict(l.next)
 	l.order[l.next] = id
 	l.byID[id] = feedbackSlot{feedbackEntry: e, pos: l.next}
+	l.rows += len(e.classes)
 	l.next = (l.next + 1) % l.cap
+	l.trim(id)
+}
+
+// evict removes the entry added at ring position p, if it is still there
+// (its ID may have been taken, or added again at a newer position).
+func (l *feedbackLog) evict(p int) {
+	id := l.order[p]
+	if id == "" {
+		return
+	}
+	if sl, ok := l.byID[id]; ok && sl.pos == p {
+		l.rows -= len(sl.classes)
+		delete(l.byID, id)
+	}
+	l.order[p] = ""
+}
+
+// trim evicts the oldest entries, other than keep, until the log holds at
+// most maxRows rows.
+func (l *feedbackLog) trim(keep string) {
+	for i := 0; l.rows > l.maxRows && i < l.cap; i++ {
+		p := (l.next + i) % l.cap
+		if l.order[p] != keep {
+			l.evict(p)
+		}
+	}
 }
 
 // get returns the entry of id, leaving it in the log.
@@ -61,8 +96,11 @@ func (l *feedbackLog) get(id string) (feedbackEntry, bool) {
 func (l *feedbackLog) take(id string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, ok := l.byID[id]
-	delete(l.byID, id)
+	sl, ok := l.byID[id]
+	if ok {
+		l.rows -= len(sl.classes)
+		delete(l.byID, id)
+	}
 	return ok
 }
 

@@ -5,7 +5,7 @@ import "testing"
 // An ID taken and answered again holds a newer ring position; reusing its
 // old position must not evict the newer entry.
 func TestFeedbackLogReaddedIDSurvivesOldSlot(t *testing.T) {
-	l := newFeedbackLog(3)
+	l := newFeedbackLog(3, 1000)
 	l.add("a", feedbackEntry{version: "1"})
 	if !l.take("a") {
 		t.Fatal("take(a) = false after add")
@@ -46,5 +46,35 @@ func TestFeedbackRefusedKeepsRequestOpen(t *testing.T) {
 	}
 	if code, _, _ := ts.do(t, "POST", "/v2/models/mnist/feedback", []byte(`{"id":"r1","reward":1}`)); code != 404 {
 		t.Errorf("second valid feedback: %d, want 404", code)
+	}
+}
+
+// The log holds at most maxRows rows' classes: adding past the bound
+// evicts the oldest entries first, never the one just added, and taking
+// or replacing an entry gives its rows back.
+func TestFeedbackLogBoundsRows(t *testing.T) {
+	l := newFeedbackLog(100, 10)
+	rows := func(n int) feedbackEntry { return feedbackEntry{version: "1", classes: make([]int64, n)} }
+	l.add("a", rows(4))
+	l.add("b", rows(4))
+	l.add("c", rows(4)) // 12 > 10: a goes
+	if _, ok := l.get("a"); ok || l.rows != 8 {
+		t.Fatalf("after a, b, c of 4 rows each with a bound of 10: a held %v, %d rows", ok, l.rows)
+	}
+	l.add("big", rows(25)) // bigger than the bound alone: it stays, all others go
+	if _, ok := l.get("big"); !ok || l.rows != 25 || len(l.byID) != 1 {
+		t.Fatalf("a 25-row entry: held %d entries, %d rows; want it alone", len(l.byID), l.rows)
+	}
+	l.take("big")
+	l.add("d", rows(3))
+	l.add("d", rows(5)) // answered again: its rows replace the old ones
+	if l.rows != 5 {
+		t.Fatalf("after take and a re-added entry: %d rows, want 5", l.rows)
+	}
+	for i := range 50 {
+		l.add(string(rune('A'+i)), rows(1))
+		if l.rows > 10 {
+			t.Fatalf("%d rows held after %d adds, bound 10", l.rows, i+1)
+		}
 	}
 }

@@ -248,7 +248,7 @@ func (s *Server) Sync() error {
 		sm := s.models[name]
 		changed := false
 		if sm == nil {
-			sm = &servedModel{name: name, versions: map[string]*servedVersion{}, feedback: newFeedbackLog(10000)}
+			sm = &servedModel{name: name, versions: map[string]*servedVersion{}, feedback: newFeedbackLog(10000, feedbackRows)}
 			s.models[name] = sm
 			changed = true
 		}
