@@ -37,8 +37,27 @@ func TestRESTClientGoneIsNotAServerError(t *testing.T) {
 		defer b.mu.Unlock()
 		return b.busy
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	// The client gives up once its request waits in the queue (a fixed
+	// timeout could run out before a loaded machine had even sent it, and
+	// then the server has nothing to count).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go func() {
+		defer cancel()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			ts.Server.mu.RLock()
+			b := ts.models["mnist"].versions["1"].batcher
+			ts.Server.mu.RUnlock()
+			b.mu.Lock()
+			queued := len(b.queue) > 0
+			b.mu.Unlock()
+			if queued {
+				return
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, "POST", ts.url+"/v2/models/mnist/infer", bytes.NewReader(inferBody(t, "", images(1, 2), 1)))
 	if err != nil {
 		t.Fatal(err)
