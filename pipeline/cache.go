@@ -67,7 +67,8 @@ type Amended func(file, old, new string, since time.Time) bool
 // rewritten with the outputs' new hashes. Otherwise Lookup returns nil and
 // the reason the step must run ("no cached result", "output X changed",
 // ...). An unreadable or corrupt entry is a miss, not an error: the step
-// runs and its entry is rewritten.
+// runs and its entry is rewritten. The returned entry's outputs carry the
+// Files Lookup hashed.
 func (c *Cache) Lookup(key string, amended Amended) (*Entry, string) {
 	p, err := c.path(key)
 	if err != nil {
@@ -90,6 +91,7 @@ func (c *Cache) Lookup(key string, amended Amended) (*Entry, string) {
 		if err != nil {
 			return nil, fmt.Sprintf("output %s (%s) is gone", o.Name, o.Path)
 		}
+		e.Outputs[i].Files = files
 		if h == o.Hash {
 			continue
 		}

@@ -81,6 +81,12 @@ type PortHash struct {
 	Name string `json:"name"`
 	Path string `json:"path"`
 	Hash string `json:"hash"`
+	// Files holds, when the runner has them, the content hash (hex
+	// SHA-256) of each file under Path by relative path ("" for a file),
+	// "link:TARGET" for a symbolic link, so that a recorder can record the
+	// path without reading it again. It is not part of the cache key nor
+	// of a cache entry's inputs and outputs (Entry.Files keeps outputs').
+	Files map[string]string `json:"-"`
 }
 
 // StepKey is the cache key of a step: the SHA-256 of its kind, its full

@@ -248,11 +248,11 @@ func (r *Runner) runStep(ctx context.Context, s *Step, sr StepResult, forced boo
 		return sr
 	}
 	for _, in := range s.Inputs {
-		h, err := HashPath(in.Path)
+		h, files, err := hashTree(in.Path)
 		if err != nil {
 			return fail("input %s: %v", in.Name, err)
 		}
-		sr.Inputs = append(sr.Inputs, PortHash{Name: in.Name, Path: in.Path, Hash: h})
+		sr.Inputs = append(sr.Inputs, PortHash{Name: in.Name, Path: in.Path, Hash: h, Files: files})
 	}
 	sr.Key = StepKey(s, sr.Inputs, r.Code.String())
 	switch {
@@ -340,7 +340,7 @@ func (r *Runner) runStep(ctx context.Context, s *Step, sr StepResult, forced boo
 		if err != nil {
 			return fail("the step succeeded but did not write its output %s (%s): %v", o.Name, o.Path, err)
 		}
-		sr.Outputs = append(sr.Outputs, PortHash{Name: o.Name, Path: o.Path, Hash: h})
+		sr.Outputs = append(sr.Outputs, PortHash{Name: o.Name, Path: o.Path, Hash: h, Files: files})
 		manifests[o.Name] = files
 	}
 	sr.State, sr.Seconds = Done, time.Since(t0).Seconds()

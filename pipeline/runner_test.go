@@ -539,3 +539,31 @@ func TestInterrupt(t *testing.T) {
 		t.Fatalf("%+v", res.Steps)
 	}
 }
+
+// TestResultCarriesFileHashes: a step's result holds the content hash of
+// every input and output file it hashed, when it ran and when it was
+// cached, so that a recorder need not read them again.
+func TestResultCarriesFileHashes(t *testing.T) {
+	e := newRunEnv(t)
+	for _, want := range []State{Done, Cached} {
+		res, _, _ := e.run(fmt.Sprintf(chainSrc, "B"), nil)
+		var b *StepResult
+		for i := range res.Steps {
+			if res.Steps[i].Name == "b" {
+				b = &res.Steps[i]
+			}
+		}
+		if b == nil || b.State != want || len(b.Inputs) != 1 || len(b.Outputs) != 1 {
+			t.Fatalf("step b: %+v, want state %v with one input and one output", b, want)
+		}
+		for _, ph := range []PortHash{b.Inputs[0], b.Outputs[0]} {
+			h, _, err := filehash.File(ph.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(ph.Files, map[string]string{"": h}) {
+				t.Errorf("%v step b, %s: Files %v, want {\"\": %s}", want, ph.Name, ph.Files, h)
+			}
+		}
+	}
+}

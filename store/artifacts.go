@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -132,6 +133,76 @@ func (s *Store) RecordPath(ctx context.Context, path string) (Artifact, error) {
 		return Artifact{}, err
 	}
 	return s.insertArtifact(ctx, Artifact{Hash: h, Kind: kind, Size: size, Files: files, Path: abs})
+}
+
+// RecordHashedPath is RecordPath for a file or folder whose files the
+// caller has just hashed: files maps each file's slash-separated path
+// relative to path ("" for path itself when it is a file) to the hex
+// SHA-256 of its content. Only the files' sizes are read, not their
+// content, so the caller must hand the hashes of what is there now. When
+// files is empty, names a symbolic link (a value "link:TARGET") or does
+// not list exactly the regular files at path, the content is hashed as
+// RecordPath does.
+func (s *Store) RecordHashedPath(ctx context.Context, path string, files map[string]string) (Artifact, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("store: %w", err)
+	}
+	a, ok := knownArtifact(abs, files)
+	if !ok {
+		return s.RecordPath(ctx, abs)
+	}
+	return s.insertArtifact(ctx, a)
+}
+
+// errUnknown stops knownArtifact's listing at a file files does not
+// describe.
+var errUnknown = errors.New("file not among the known hashes")
+
+// knownArtifact builds the artifact of the file or folder at abs from the
+// content hashes in files, reporting false when they cannot describe it.
+func knownArtifact(abs string, files map[string]string) (Artifact, bool) {
+	fi, err := os.Stat(abs)
+	if err != nil || len(files) == 0 {
+		return Artifact{}, false
+	}
+	if !fi.IsDir() {
+		h, ok := files[""]
+		if !ok || len(files) != 1 || strings.HasPrefix(h, "link:") || !fi.Mode().IsRegular() {
+			return Artifact{}, false
+		}
+		return Artifact{Hash: h, Kind: "file", Size: fi.Size(), Files: 1, Path: abs}, true
+	}
+	// A listing (no content read) checks that files names exactly the
+	// regular files under abs, as walkTree would find them.
+	es := make([]manifestEntry, 0, len(files))
+	var size int64
+	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(abs, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		h, ok := files[rel]
+		if !ok || !d.Type().IsRegular() || strings.HasPrefix(h, "link:") {
+			return errUnknown
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		es = append(es, manifestEntry{rel: rel, hash: h, size: fi.Size()})
+		size += fi.Size()
+		return nil
+	})
+	if err != nil || len(es) != len(files) {
+		return Artifact{}, false
+	}
+	slices.SortFunc(es, func(a, b manifestEntry) int { return strings.Compare(a.rel, b.rel) })
+	return Artifact{Hash: sum(manifestBytes(es)), Kind: "dir", Size: size, Files: int64(len(es)), Path: abs}, true
 }
 
 // insertArtifact inserts a (or finds the row with the same hash and path).

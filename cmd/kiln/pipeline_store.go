@@ -74,14 +74,24 @@ func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline
 		return err
 	}
 	if s.State == pipeline.Cached || s.State == pipeline.Done {
+		// The runner hashed every input and output just now: record them
+		// from those hashes rather than reading them again.
 		for _, in := range s.Inputs {
-			if _, err := run.UsePath(ctx, in.Path, in.Name); err != nil {
+			a, err := r.s.RecordHashedPath(ctx, in.Path, in.Files)
+			if err == nil {
+				err = run.Use(ctx, a, in.Name)
+			}
+			if err != nil {
 				run.EndStatus(ctx, store.Failed, err.Error())
 				return err
 			}
 		}
 		for _, o := range s.Outputs {
-			if _, err := run.ProducePath(ctx, o.Path, o.Name); err != nil {
+			a, err := r.s.RecordHashedPath(ctx, o.Path, o.Files)
+			if err == nil {
+				err = run.Produce(ctx, a, o.Name)
+			}
+			if err != nil {
 				run.EndStatus(ctx, store.Failed, err.Error())
 				return err
 			}

@@ -182,6 +182,41 @@ func TestPipelineRerunsChangedStep(t *testing.T) {
 	if kinds["pull"] != "data.pull" || kinds["train"] != "train" || kinds["evaluate"] != "eval" || kinds["train2"] != "train" {
 		t.Errorf("first run's steps recorded as %v", kinds)
 	}
+	// A cached step's run is recorded from the hashes the runner made; the
+	// artifacts are those the steps' own processes recorded by reading
+	// the files in the first run (same content hash and path).
+	seen := map[int64]bool{}
+	for _, k := range kids {
+		for _, list := range []func(context.Context, int64) ([]store.RunArtifact, error){st.RunInputs, st.RunOutputs} {
+			as, err := list(context.Background(), k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range as {
+				seen[a.ID] = true
+			}
+		}
+	}
+	cached, err := st.ListRuns(context.Background(), store.RunFilter{Parent: second.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, k := range cached {
+		ins, err := st.RunInputs(context.Background(), k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(ins)
+		for _, a := range ins {
+			if !seen[a.ID] {
+				t.Errorf("cached step %s input %s (%s): artifact %d, which no step of the first run recorded", k.Name, a.Role, a.Path, a.ID)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("the cached steps' runs record no inputs")
+	}
 }
 
 func idStr(id int64) string {
