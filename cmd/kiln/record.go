@@ -8,14 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/kiln-ml/kiln/pipeline"
 	"github.com/kiln-ml/kiln/store"
-)
-
-// Environment a pipeline sets for the kiln processes it starts, recorded
-// with their runs.
-const (
-	envPipelineStep = "KILN_PIPELINE_STEP"
-	envCacheKey     = "KILN_CACHE_KEY"
 )
 
 // recording is a command's run in the store, or nothing when KILN_STORE=off.
@@ -66,8 +60,8 @@ func commandRunSpec(kind string, argv []string, cfg any) (store.RunSpec, error) 
 	}
 	wd, _ := os.Getwd()
 	return store.RunSpec{
-		Kind: kind, Name: os.Getenv(envPipelineStep), Command: append([]string{"kiln"}, argv...), Config: cfg,
-		Parent: parent, CacheKey: os.Getenv(envCacheKey), Code: store.CurrentCode(wd),
+		Kind: kind, Name: os.Getenv(pipeline.EnvStep), Command: append([]string{"kiln"}, argv...), Config: cfg,
+		Parent: parent, CacheKey: os.Getenv(pipeline.EnvCacheKey), Code: store.CurrentCode(wd),
 	}, nil
 }
 
