@@ -100,11 +100,13 @@ func deleteRows(ctx context.Context, fsys vfs.FS, s *store.Store, run *store.Run
 		name = strings.TrimSuffix(filepath.Base(dataset), filepath.Ext(dataset))
 		abs, _ := filepath.Abs(dataset)
 		// A file recorded under another name keeps it.
-		if ds, _ := s.ListDatasets(ctx, ""); ds != nil {
-			for _, d := range ds {
-				if d.Path == abs {
-					name = d.Name
-				}
+		ds, err := s.ListDatasets(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			if d.Path == abs {
+				name = d.Name
 			}
 		}
 		path = abs
@@ -133,17 +135,14 @@ func deleteRows(ctx context.Context, fsys vfs.FS, s *store.Store, run *store.Run
 		if _, err := s.RecordDataset(ctx, store.Dataset{Name: name, ArtifactID: old.ID, Source: path, Rows: -1}); err != nil {
 			return nil, err
 		}
+	} else if err != nil {
+		return nil, err
 	}
 	// The deleted content is part of every earlier version of the data set
-	// and of everything recorded at the path.
+	// (which now exists) and of everything recorded at the path.
 	// (Sources of the path include recorded folders that hold the file.)
 	var sources []store.Artifact
 	for _, src := range []string{name, path} {
-		if src == name {
-			if _, err := s.GetDataset(ctx, name, 0); err != nil {
-				continue // not a data set's name
-			}
-		}
 		as, err := s.Sources(ctx, src)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
