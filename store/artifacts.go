@@ -288,29 +288,48 @@ func (s *Store) queryArtifacts(ctx context.Context, where string, args ...any) (
 // never finds a partial artifact, and the database row comes last. On
 // error nothing is recorded and no temporary file is left.
 func (s *Store) PutPath(ctx context.Context, path string) (Artifact, error) {
-	fi, err := os.Stat(path)
+	_, stored, err := s.putPath(path)
 	if err != nil {
-		return Artifact{}, fmt.Errorf("store: %w", err)
+		return Artifact{}, err
+	}
+	return s.insertArtifact(ctx, stored)
+}
+
+// putPath copies the file or folder at path into the artifact directory
+// as PutPath does, and returns, neither recorded yet, the artifact of path
+// where it lies (what RecordPath records, from the hashes of the copy) and
+// that of the stored copy.
+func (s *Store) putPath(path string) (src, stored Artifact, err error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Artifact{}, Artifact{}, fmt.Errorf("store: %w", err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Artifact{}, Artifact{}, fmt.Errorf("store: %w", err)
 	}
 	if !fi.IsDir() {
-		h, n, err := s.putBlobFile(path)
+		h, n, err := s.putBlobFile(abs)
 		if err != nil {
-			return Artifact{}, err
+			return Artifact{}, Artifact{}, err
 		}
-		return s.insertArtifact(ctx, Artifact{Hash: h, Kind: "file", Size: n, Files: 1, Path: s.blobPath(h), Stored: true})
+		src = Artifact{Hash: h, Kind: "file", Size: n, Files: 1, Path: abs}
+		stored = src
+		stored.Path, stored.Stored = s.blobPath(h), true
+		return src, stored, nil
 	}
-	es, err := walkTree(path)
+	es, err := walkTree(abs)
 	if err != nil {
-		return Artifact{}, fmt.Errorf("store: put %s: %w", path, err)
+		return Artifact{}, Artifact{}, fmt.Errorf("store: put %s: %w", path, err)
 	}
 	var size int64
 	for i, e := range es {
-		h, n, err := s.putBlobFile(filepath.Join(path, filepath.FromSlash(e.rel)))
+		h, n, err := s.putBlobFile(filepath.Join(abs, filepath.FromSlash(e.rel)))
 		if err != nil {
-			return Artifact{}, err
+			return Artifact{}, Artifact{}, err
 		}
 		if h != e.hash {
-			return Artifact{}, fmt.Errorf("store: put %s: %s changed while it was copied", path, e.rel)
+			return Artifact{}, Artifact{}, fmt.Errorf("store: put %s: %s changed while it was copied", path, e.rel)
 		}
 		es[i].size = n
 		size += n
@@ -318,13 +337,16 @@ func (s *Store) PutPath(ctx context.Context, path string) (Artifact, error) {
 	man := manifestBytes(es)
 	tree, _, err := s.putBlob(strings.NewReader(string(man)))
 	if err != nil {
-		return Artifact{}, err
+		return Artifact{}, Artifact{}, err
 	}
 	dir, err := s.materialize(tree, es)
 	if err != nil {
-		return Artifact{}, err
+		return Artifact{}, Artifact{}, err
 	}
-	return s.insertArtifact(ctx, Artifact{Hash: tree, Kind: "dir", Size: size, Files: int64(len(es)), Path: dir, Stored: true})
+	src = Artifact{Hash: tree, Kind: "dir", Size: size, Files: int64(len(es)), Path: abs}
+	stored = src
+	stored.Path, stored.Stored = dir, true
+	return src, stored, nil
 }
 
 func (s *Store) blobPath(h string) string {

@@ -233,8 +233,8 @@ func ParseModelRef(ref string) (string, int64, error) {
 
 // RegisterModelDir is `kiln models register`: it starts a run of kind
 // "models.register" (spec gives its command line, parent and code
-// version), records the folder dir as its input, copies it into the
-// artifact directory (PutPath) as its output, registers that copy as the
+// version), copies the folder dir into the artifact directory (PutPath),
+// records dir as its input and the copy as its output, registers that copy as the
 // next version of model name and ends the run.
 func (s *Store) RegisterModelDir(ctx context.Context, name, dir string, spec RunSpec) (m Model, err error) {
 	spec.Kind = "models.register"
@@ -250,10 +250,19 @@ func (s *Store) RegisterModelDir(ctx context.Context, name, dir string, spec Run
 			err = eerr
 		}
 	}()
-	if _, err = run.UsePath(ctx, dir, "model"); err != nil {
+	// Copying the folder hashes it where it lies as well as the copy, so
+	// recording it as the input reads it no third time.
+	src, stored, err := s.putPath(dir)
+	if err != nil {
 		return Model{}, err
 	}
-	a, err := s.PutPath(ctx, dir)
+	if src, err = s.insertArtifact(ctx, src); err != nil {
+		return Model{}, err
+	}
+	if err = run.Use(ctx, src, "model"); err != nil {
+		return Model{}, err
+	}
+	a, err := s.insertArtifact(ctx, stored)
 	if err != nil {
 		return Model{}, err
 	}
