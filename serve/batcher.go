@@ -354,7 +354,7 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		// vary.
 		b.recent[b.nRecent%len(b.recent)] = lat / time.Duration(rows)
 		b.nRecent++
-		b.rowTime = upperQuartile(b.recent[:min(b.nRecent, len(b.recent))])
+		b.rowTime = upperQuartile(b.recent, min(b.nRecent, len(b.recent)))
 		b.batchTime = b.rowTime * time.Duration(b.aimd.Limit())
 		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}
 		b.busy = false
@@ -389,10 +389,11 @@ func (b *Batcher) predict(x []float32, rows int) []float32 {
 	return out
 }
 
-// upperQuartile returns the 75th percentile of ds (which it does not
-// change).
-func upperQuartile(ds []time.Duration) time.Duration {
-	c := append([]time.Duration(nil), ds...)
+// upperQuartile returns the 75th percentile of the first n of ds (which
+// it does not change). It sorts a copy on the stack: it runs after every
+// batch.
+func upperQuartile(ds [16]time.Duration, n int) time.Duration {
+	c := ds[:n]
 	slices.Sort(c)
-	return c[len(c)*3/4]
+	return c[n*3/4]
 }
