@@ -136,6 +136,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	if res.EnsembleSize > 0 {
 		resp.Parameters = map[string]any{"ensemble_members": res.Members, "ensemble_size": res.EnsembleSize}
 	}
+	resp.Outputs = make([]restOutput, 0, len(res.Outputs))
 	var bin []byte
 	for _, o := range res.Outputs {
 		out := restOutput{Name: o}
@@ -162,7 +163,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if binOut {
-			out.Parameters = map[string]any{"binary_data_size": len(bin) - off}
+			out.Parameters = &restOutputParams{BinaryDataSize: len(bin) - off}
 		}
 		resp.Outputs = append(resp.Outputs, out)
 	}
