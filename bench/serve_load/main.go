@@ -359,7 +359,7 @@ type stepResult struct {
 	minSrvCPU, minGenCPU float64
 	offered, served      float64 // rows/s
 	p50, p99             time.Duration
-	ok, refused, other   int64
+	ok, refused          int64
 }
 
 // ladder offers rising load (run(rate) runs one step at rate rows/s)
