@@ -22,7 +22,8 @@ var ErrStopped = errors.New("model version unloaded")
 
 // OverloadError tells why a request was refused and when to retry.
 type OverloadError struct {
-	// Reason is "queue_full" or "deadline".
+	// Reason is "queue_full" or "deadline" (a batcher's admission), or
+	// "in_flight" (the server's Config.MaxInFlight).
 	Reason string
 	// RetryAfter is a hint for when the queue will have room.
 	RetryAfter time.Duration
