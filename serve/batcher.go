@@ -22,7 +22,8 @@ var ErrStopped = errors.New("model version unloaded")
 
 // OverloadError tells why a request was refused and when to retry.
 type OverloadError struct {
-	// Reason is "queue_full" or "deadline".
+	// Reason is "queue_full" or "deadline" (a batcher's admission), or
+	// "in_flight" (the server's Config.MaxInFlight).
 	Reason string
 	// RetryAfter is a hint for when the queue will have room.
 	RetryAfter time.Duration
@@ -354,7 +355,7 @@ func (b *Batcher) run(batch []*pending, est time.Duration, full bool) {
 		// vary.
 		b.recent[b.nRecent%len(b.recent)] = lat / time.Duration(rows)
 		b.nRecent++
-		b.rowTime = upperQuartile(b.recent[:min(b.nRecent, len(b.recent))])
+		b.rowTime = upperQuartile(b.recent, min(b.nRecent, len(b.recent)))
 		b.batchTime = b.rowTime * time.Duration(b.aimd.Limit())
 		st := BatchStats{Rows: rows, Latency: lat, Limit: b.aimd.Limit(), QueuedRows: b.rows}
 		b.busy = false
@@ -389,10 +390,11 @@ func (b *Batcher) predict(x []float32, rows int) []float32 {
 	return out
 }
 
-// upperQuartile returns the 75th percentile of ds (which it does not
-// change).
-func upperQuartile(ds []time.Duration) time.Duration {
-	c := append([]time.Duration(nil), ds...)
+// upperQuartile returns the 75th percentile of the first n of ds (which
+// it does not change). It sorts a copy on the stack: it runs after every
+// batch.
+func upperQuartile(ds [16]time.Duration, n int) time.Duration {
+	c := ds[:n]
 	slices.Sort(c)
-	return c[len(c)*3/4]
+	return c[n*3/4]
 }

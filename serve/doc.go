@@ -21,8 +21,8 @@
 //
 // The policies are pure code tested against tables: AIMD (aimd.go) sizes
 // batches by additive increase and multiplicative decrease against the
-// batch latency objective (a quarter of the request objective less the
-// batching delay, since a request may wait for the batch running before
+// batch latency objective (a quarter of the request objective less half
+// the batching delay, since a request may wait for the batch running before
 // its own and for its batch to fill); planBatch (batchplan.go) decides
 // when a queue runs, and fillTarget how many rows a free model waits for
 // (those expected within the delay); admit refuses at once a

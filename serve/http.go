@@ -100,8 +100,16 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leave()
-	body, release, err := s.readBody(w, r)
-	defer release()
+	headerLen := -1
+	if h := r.Header.Get(binaryHeader); h != "" {
+		n, err := strconv.Atoi(h)
+		if err != nil || n < 0 {
+			s.writeError(w, name, "rest", badRequest(binaryHeader, "%q is not a byte count", h))
+			return
+		}
+		headerLen = n
+	}
+	body, pooled, err := s.readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -112,17 +120,10 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, name, "rest", err)
 		return
 	}
-	headerLen := -1
-	if h := r.Header.Get(binaryHeader); h != "" {
-		n, err := strconv.Atoi(h)
-		if err != nil || n < 0 {
-			s.writeError(w, name, "rest", badRequest(binaryHeader, "%q is not a byte count", h))
-			return
-		}
-		headerLen = n
-	}
 	req, err := decodeREST(body, headerLen, name, r.PathValue("version"), &s.headers)
-	release() // the request holds copies of everything it needs
+	if pooled != nil {
+		s.bodies.Put(pooled) // the request holds copies of everything it needs
+	}
 	if err != nil {
 		s.writeError(w, name, "rest", err)
 		return
@@ -136,6 +137,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 	if res.EnsembleSize > 0 {
 		resp.Parameters = map[string]any{"ensemble_members": res.Members, "ensemble_size": res.EnsembleSize}
 	}
+	resp.Outputs = make([]restOutput, 0, len(res.Outputs))
 	var bin []byte
 	for _, o := range res.Outputs {
 		out := restOutput{Name: o}
@@ -162,7 +164,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if binOut {
-			out.Parameters = map[string]any{"binary_data_size": len(bin) - off}
+			out.Parameters = &restOutputParams{BinaryDataSize: len(bin) - off}
 		}
 		resp.Outputs = append(resp.Outputs, out)
 	}
@@ -177,7 +179,10 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set(binaryHeader, strconv.Itoa(len(js)))
 		w.WriteHeader(200)
-		w.Write(append(js, bin...))
+		// Two writes to the response's buffer: appending bin to js would
+		// copy the tensor data once more for nothing.
+		w.Write(js)
+		w.Write(bin)
 	}
 	s.met.requests.WithLabelValues(name, "rest", "200").Inc()
 	s.met.latency.WithLabelValues(name, "rest").Observe(time.Since(start).Seconds())
@@ -189,33 +194,26 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 const pooledBody = 1 << 20
 
 // readBody reads a request body of at most MaxBody bytes. A small body of
-// known length is read into a buffer from the server's pool, which release
-// (idempotent) gives back once nothing refers to the body any more.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, func(), error) {
-	noop := func() {}
+// known length is read into a buffer from the server's pool, returned as
+// pooled for the caller to put back once nothing refers to the body any
+// more (pooled is nil otherwise, and on an error).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, pooled *[]byte, err error) {
 	mbr := http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 	n := r.ContentLength
 	if n < 0 || n > pooledBody || n > s.cfg.MaxBody {
 		b, err := io.ReadAll(mbr)
-		return b, noop, err
+		return b, nil, err
 	}
 	bp := s.bodies.Get().(*[]byte)
 	if int64(cap(*bp)) < n {
 		*bp = make([]byte, n)
 	}
 	buf := (*bp)[:n]
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			s.bodies.Put(bp)
-		}
-	}
 	if _, err := io.ReadFull(mbr, buf); err != nil {
-		release()
-		return nil, noop, err
+		s.bodies.Put(bp)
+		return nil, nil, err
 	}
-	return buf, release, nil
+	return buf, bp, nil
 }
 
 func (s *Server) handleFeedback(w http.ResponseWriter, r *http.Request) {

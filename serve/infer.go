@@ -26,10 +26,17 @@ type InferResult struct {
 	// Members is the number of ensemble members that answered (0 when not
 	// an ensemble), of EnsembleSize.
 	Members, EnsembleSize int
+
+	classes []int64 // ClassOf's answer, once asked
 }
 
-// ClassOf returns the most probable class of each row.
+// ClassOf returns the most probable class of each row. It is computed
+// once (a request with an ID needs it for its feedback entry and again
+// for its answer); the slice is shared, and callers must not change it.
 func (r *InferResult) ClassOf() []int64 {
+	if r.classes != nil {
+		return r.classes
+	}
 	out := make([]int64, r.Rows)
 	for i := range out {
 		row := r.Probs[i*r.Classes : (i+1)*r.Classes]
@@ -41,6 +48,7 @@ func (r *InferResult) ClassOf() []int64 {
 		}
 		out[i] = int64(best)
 	}
+	r.classes = out
 	return out
 }
 

@@ -40,7 +40,7 @@ func newMetrics() *metrics {
 		cacheMiss: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kiln_serve_cache_misses_total",
 			Help: "Rows not found in the prediction cache."}, []string{"model"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kiln_serve_rejections_total",
-			Help: "Requests refused: queue_full, deadline (admission), expired (in queue or past the caller's deadline), canceled (the client left), bad_request, not_found."}, []string{"model", "reason"}),
+			Help: "Requests refused: queue_full, deadline (admission), in_flight (too many requests at once), expired (in queue or past the caller's deadline), canceled (the client left), unloaded (the version went away), bad_request, not_found, error."}, []string{"model", "reason"}),
 		loaded: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kiln_serve_model_versions_loaded",
 			Help: "Versions loaded per model."}, []string{"model"}),
 	}

@@ -82,11 +82,18 @@ type restResponse struct {
 }
 
 type restOutput struct {
-	Name       string         `json:"name"`
-	Shape      []int64        `json:"shape"`
-	Datatype   string         `json:"datatype"`
-	Parameters map[string]any `json:"parameters,omitempty"`
-	Data       any            `json:"data,omitempty"`
+	Name       string            `json:"name"`
+	Shape      []int64           `json:"shape"`
+	Datatype   string            `json:"datatype"`
+	Parameters *restOutputParams `json:"parameters,omitempty"`
+	Data       any               `json:"data,omitempty"`
+}
+
+// restOutputParams are an output's parameters: the one the server sets is
+// the byte count of an output sent as binary data. A struct rather than a
+// map spares each binary answer a map and its sorting by encoding/json.
+type restOutputParams struct {
+	BinaryDataSize int `json:"binary_data_size"`
 }
 
 // maxElements bounds the elements of one decoded tensor.

@@ -25,10 +25,8 @@ import (
 // stops taking connections, finishes the requests in flight, and exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
 	repo := mlpRepo(t, 1024, 1024)
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
+	cmd := kilnProcess(os.Getenv("KILN_HOME"), "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
 		"--json", "--log-format", "json", "--slo", "10s", "--max-batch", "8", "--queue-rows", "1024", "--cache-rows", "0")
-	cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -147,10 +145,8 @@ func TestServeUsage(t *testing.T) {
 // Stop on the nil gRPC server. Several runs make the old coin flip show.
 func TestServeDrainTimeoutWithoutGRPC(t *testing.T) {
 	repo := mlpRepo(t, 8)
-	exe, _ := os.Executable()
 	for run := range 8 {
-		cmd := exec.Command(exe, "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "", "--drain", "50ms", "--json")
-		cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1")
+		cmd := kilnProcess(os.Getenv("KILN_HOME"), "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "", "--drain", "50ms", "--json")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
@@ -194,10 +190,8 @@ func TestServeDrainTimeoutWithoutGRPC(t *testing.T) {
 // RESOURCE_EXHAUSTED) while REST took it as "the default", so the server
 // came up with gRPC unable to serve.
 func TestServeMaxBodyMustBePositive(t *testing.T) {
-	exe, _ := os.Executable()
 	for _, v := range []string{"0", "-1"} {
-		cmd := exec.Command(exe, "serve", "--repo", t.TempDir(), "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--max-body", v)
-		cmd.Env = append(os.Environ(), "KILN_TEST_AS_MAIN=1")
+		cmd := kilnProcess(os.Getenv("KILN_HOME"), "serve", "--repo", t.TempDir(), "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--max-body", v)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
