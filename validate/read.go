@@ -85,6 +85,8 @@ func ComputeFiles(paths []string, o Options) (*Stats, error) {
 		if err := total.Merge(s); err != nil {
 			return nil, err
 		}
+	}
+	if len(parts) > 1 {
 		total.Finish()
 	}
 	return total, nil

@@ -131,6 +131,7 @@ func loadData(paths []string, o validate.Options, stderr io.Writer) (*validate.S
 		}
 		total = s
 	}
+	merged := false
 	for _, p := range statsFiles {
 		s, err := validate.LoadStats(p)
 		if err != nil {
@@ -143,6 +144,9 @@ func loadData(paths []string, o validate.Options, stderr io.Writer) (*validate.S
 		if err := total.Merge(s); err != nil {
 			return nil, err
 		}
+		merged = true
+	}
+	if merged {
 		total.Finish()
 	}
 	if d := time.Since(start); d > time.Second {
