@@ -232,7 +232,8 @@ func computeCSVFile(path string, o Options) (*Stats, error) {
 
 // ComputeCSVAt returns the statistics of the CSV data in r[0:size]: one
 // pass on one goroutine when it is small or o.Workers is 1, otherwise
-// o.Workers byte ranges read in parallel (splitCSV) and merged.
+// o.Workers byte ranges read in parallel (splitCSV) and merged. They are
+// not finished: call Finish before reading their summary.
 func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, error) {
 	sc := newCSVScanner(io.NewSectionReader(r, 0, size), name, &o.CSV, 1)
 	header, err := readHeader(sc, &o.CSV)
@@ -277,7 +278,6 @@ func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, er
 				errs[i] = err
 				return
 			}
-			s.Finish()
 			parts[i] = s
 		}()
 	}
