@@ -304,6 +304,7 @@ func (n *NumericStats) outside(lo, hi float64) float64 {
 	return c / float64(n.Moments.N)
 }
 
+// frac is a/b, 0 when b is 0.
 func frac(a, b int64) float64 {
 	if b == 0 {
 		return 0
