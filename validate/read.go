@@ -130,6 +130,17 @@ func ComputeFile(path string, o Options) (*Stats, error) {
 // ComputeCSV returns the statistics of a CSV stream in one pass on one
 // goroutine.
 func ComputeCSV(r io.Reader, name string, o CSVOptions) (*Stats, error) {
+	s, err := computeCSVStream(r, name, o)
+	if err != nil {
+		return nil, err
+	}
+	s.Sources = []string{name}
+	s.Finish()
+	return s, nil
+}
+
+// computeCSVStream is ComputeCSV without the finish.
+func computeCSVStream(r io.Reader, name string, o CSVOptions) (*Stats, error) {
 	sc := newCSVScanner(r, name, &o, 1)
 	header, err := readHeader(sc, &o)
 	if err != nil {
@@ -139,8 +150,6 @@ func ComputeCSV(r io.Reader, name string, o CSVOptions) (*Stats, error) {
 	if err := scanInto(sc, s, &o); err != nil {
 		return nil, err
 	}
-	s.Sources = []string{name}
-	s.Finish()
 	return s, nil
 }
 
@@ -209,7 +218,8 @@ func scanInto(sc *csvScanner, s *Stats, o *CSVOptions) error {
 }
 
 // computeCSVFile reads a CSV file, split into byte ranges at record
-// boundaries when it is large and there are several workers.
+// boundaries when it is large and there are several workers; its caller
+// finishes the statistics.
 func computeCSVFile(path string, o Options) (*Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -225,7 +235,7 @@ func computeCSVFile(path string, o Options) (*Stats, error) {
 		if o.Progress != nil {
 			r = progressReader{f, o.Progress}
 		}
-		return ComputeCSV(r, path, o.CSV)
+		return computeCSVStream(r, path, o.CSV)
 	}
 	return ComputeCSVAt(f, fi.Size(), path, o)
 }
