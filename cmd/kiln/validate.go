@@ -72,9 +72,7 @@ func (r *readFlags) options(fs *flag.FlagSet, schema *validate.Schema) (validate
 	if schema != nil && schema.CSV != nil {
 		o.CSV = *schema.CSV
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["columns"] || *r.columns != "" {
+	if flagGiven(fs, "columns") || *r.columns != "" {
 		o.CSV.Columns = splitList(*r.columns)
 	}
 	if *r.comment != "" {
@@ -513,13 +511,15 @@ func validateReport(args []string, vr *validateRun, stdout, stderr io.Writer) in
 // is given, so that a feature the schema's author left without a
 // threshold stays unjudged unless asked.
 func defaultThreshold(fs *flag.FlagSet, s *validate.Schema, v float64) float64 {
-	if s == nil {
-		return v
-	}
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "threshold" })
-	if set {
+	if s == nil || flagGiven(fs, "threshold") {
 		return v
 	}
 	return 0
+}
+
+// flagGiven reports whether the command line or --config set flag name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
