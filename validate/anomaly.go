@@ -207,18 +207,12 @@ func checkFeature(f *FeatureStats, fs *FeatureSchema, rows int64) []Anomaly {
 		}
 		if len(ex) > 0 {
 			lo, hi := "-inf", "+inf"
-			if r.Min != nil {
-				lo = strconv.FormatFloat(*r.Min, 'g', -1, 64)
-			}
-			if r.Max != nil {
-				hi = strconv.FormatFloat(*r.Max, 'g', -1, 64)
-			}
 			lo64, hi64 := math.Inf(-1), math.Inf(1)
 			if r.Min != nil {
-				lo64 = *r.Min
+				lo, lo64 = strconv.FormatFloat(*r.Min, 'g', -1, 64), *r.Min
 			}
 			if r.Max != nil {
-				hi64 = *r.Max
+				hi, hi64 = strconv.FormatFloat(*r.Max, 'g', -1, 64), *r.Max
 			}
 			out := n.outside(lo64, hi64)
 			add(OutOfRange, out, ex, "Feature %q has values in [%v, %v], outside the schema's range [%s, %s] (%.3g%% of values).", f.Name, n.Min, n.Max, lo, hi, 100*out)
@@ -304,6 +298,7 @@ func (n *NumericStats) outside(lo, hi float64) float64 {
 	return c / float64(n.Moments.N)
 }
 
+// frac is a/b, 0 when b is 0.
 func frac(a, b int64) float64 {
 	if b == 0 {
 		return 0

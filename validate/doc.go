@@ -7,7 +7,7 @@
 //   - Readers (csvscan.go, read.go, jsonl.go, parquet.go). CSV goes through
 //     a byte-level RFC 4180 scanner that hands out fields as slices of its
 //     buffer: no allocation per field, a fast path for lines without a
-//     quote (split on the separator with IndexByte), quoted fields with
+//     quote (separators found eight bytes at a time), quoted fields with
 //     "" escapes and newlines, comment lines, "a, b" spacing, a bound on
 //     the record size. A large file is read by several goroutines, each a
 //     byte range that starts at a record boundary. The boundaries are

@@ -124,7 +124,7 @@ func LInfinityDistance(a, b *FeatureStats) Distance {
 	d := Distance{Feature: a.Name, Measure: LInfinity,
 		Approximate: a.String.Values.Approximate || b.String.Values.Approximate || apxA || apxB}
 	for _, k := range keys {
-		x := math.Abs(share(pa[k], ta) - share(pb[k], tb))
+		x := math.Abs(frac(pa[k], ta) - frac(pb[k], tb))
 		if x > d.Value {
 			d.Value, d.Detail = x, k
 		}
@@ -161,13 +161,6 @@ func sumCounts(m map[string]int64) int64 {
 		t += c
 	}
 	return t
-}
-
-func share(c, t int64) float64 {
-	if t == 0 {
-		return 0
-	}
-	return float64(c) / float64(t)
 }
 
 // JSDBins returns the bins both data sets are histogrammed over for their

@@ -220,10 +220,12 @@ func isBool(b []byte) bool {
 	return false
 }
 
-// merge folds o (finished) into f.
+// merge folds o (finished or not: it is flushed here) into f.
 func (f *FeatureStats) merge(o *FeatureStats) error {
 	f.fillFromGrid()
 	o.fillFromGrid()
+	o.Numeric.Grid.flush()
+	o.String.Values.flush()
 	f.Count += o.Count
 	f.Numbers += o.Numbers
 	f.Integers += o.Integers

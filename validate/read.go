@@ -85,6 +85,8 @@ func ComputeFiles(paths []string, o Options) (*Stats, error) {
 		if err := total.Merge(s); err != nil {
 			return nil, err
 		}
+	}
+	if len(parts) > 1 {
 		total.Finish()
 	}
 	return total, nil
@@ -128,6 +130,17 @@ func ComputeFile(path string, o Options) (*Stats, error) {
 // ComputeCSV returns the statistics of a CSV stream in one pass on one
 // goroutine.
 func ComputeCSV(r io.Reader, name string, o CSVOptions) (*Stats, error) {
+	s, err := computeCSVStream(r, name, o)
+	if err != nil {
+		return nil, err
+	}
+	s.Sources = []string{name}
+	s.Finish()
+	return s, nil
+}
+
+// computeCSVStream is ComputeCSV without the finish.
+func computeCSVStream(r io.Reader, name string, o CSVOptions) (*Stats, error) {
 	sc := newCSVScanner(r, name, &o, 1)
 	header, err := readHeader(sc, &o)
 	if err != nil {
@@ -137,8 +150,6 @@ func ComputeCSV(r io.Reader, name string, o CSVOptions) (*Stats, error) {
 	if err := scanInto(sc, s, &o); err != nil {
 		return nil, err
 	}
-	s.Sources = []string{name}
-	s.Finish()
 	return s, nil
 }
 
@@ -207,7 +218,8 @@ func scanInto(sc *csvScanner, s *Stats, o *CSVOptions) error {
 }
 
 // computeCSVFile reads a CSV file, split into byte ranges at record
-// boundaries when it is large and there are several workers.
+// boundaries when it is large and there are several workers; its caller
+// finishes the statistics.
 func computeCSVFile(path string, o Options) (*Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -223,14 +235,15 @@ func computeCSVFile(path string, o Options) (*Stats, error) {
 		if o.Progress != nil {
 			r = progressReader{f, o.Progress}
 		}
-		return ComputeCSV(r, path, o.CSV)
+		return computeCSVStream(r, path, o.CSV)
 	}
 	return ComputeCSVAt(f, fi.Size(), path, o)
 }
 
 // ComputeCSVAt returns the statistics of the CSV data in r[0:size]: one
 // pass on one goroutine when it is small or o.Workers is 1, otherwise
-// o.Workers byte ranges read in parallel (splitCSV) and merged.
+// o.Workers byte ranges read in parallel (splitCSV) and merged. They are
+// not finished: call Finish before reading their summary.
 func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, error) {
 	sc := newCSVScanner(io.NewSectionReader(r, 0, size), name, &o.CSV, 1)
 	header, err := readHeader(sc, &o.CSV)
@@ -275,7 +288,6 @@ func ComputeCSVAt(r io.ReaderAt, size int64, name string, o Options) (*Stats, er
 				errs[i] = err
 				return
 			}
-			s.Finish()
 			parts[i] = s
 		}()
 	}

@@ -176,10 +176,10 @@ func topSVG(f, base *FeatureStats) template.HTML {
 	fmt.Fprintf(&sb, `<svg width="%g" height="%g" role="img">`, W, row*float64(len(top))+2)
 	for i, vc := range top {
 		y := float64(i) * row
-		p := share(vc.Count, tc)
+		p := frac(vc.Count, tc)
 		fmt.Fprintf(&sb, `<rect x="110" y="%.1f" width="%.1f" height="5" fill="#3b6fd4"><title>%.3g%%</title></rect>`, y+2, p*150, 100*p)
 		if base != nil {
-			q := share(base.String.Values.Counts[vc.Value], bc)
+			q := frac(base.String.Values.Counts[vc.Value], bc)
 			fmt.Fprintf(&sb, `<rect x="110" y="%.1f" width="%.1f" height="5" fill="#e08a2c"><title>base %.3g%%</title></rect>`, y+7, q*150, 100*q)
 		}
 		label := vc.Value

@@ -83,8 +83,8 @@ func (s *Stats) addRagged(where string) {
 	}
 }
 
-// Merge folds o into s; both must be finished (Finish), and s must be
-// finished again afterwards.
+// Merge folds o into s (either may be unfinished); s must be finished
+// (Finish) afterwards, once after the last of several merges.
 func (s *Stats) Merge(o *Stats) error {
 	s.Sources = append(s.Sources, o.Sources...)
 	s.Rows += o.Rows

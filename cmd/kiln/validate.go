@@ -72,9 +72,7 @@ func (r *readFlags) options(fs *flag.FlagSet, schema *validate.Schema) (validate
 	if schema != nil && schema.CSV != nil {
 		o.CSV = *schema.CSV
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["columns"] || *r.columns != "" {
+	if flagGiven(fs, "columns") || *r.columns != "" {
 		o.CSV.Columns = splitList(*r.columns)
 	}
 	if *r.comment != "" {
@@ -131,6 +129,7 @@ func loadData(paths []string, o validate.Options, stderr io.Writer) (*validate.S
 		}
 		total = s
 	}
+	merged := false
 	for _, p := range statsFiles {
 		s, err := validate.LoadStats(p)
 		if err != nil {
@@ -143,6 +142,9 @@ func loadData(paths []string, o validate.Options, stderr io.Writer) (*validate.S
 		if err := total.Merge(s); err != nil {
 			return nil, err
 		}
+		merged = true
+	}
+	if merged {
 		total.Finish()
 	}
 	if d := time.Since(start); d > time.Second {
@@ -288,18 +290,29 @@ func validateCheck(args []string, vr *validateRun, stdout, stderr io.Writer) int
 	}
 	as := validate.Check(st, s, *env)
 	vr.findings(as)
-	code = exitOK
-	if len(as) > 0 {
-		code = exitFound
-	}
 	if *rf.asJSON {
-		if c := writeJSON(stdout, map[string]any{"rows": st.Rows, "anomalies": nonNil(as)}); c != exitOK {
-			return c
-		}
-		return code
+		return foundJSON(stdout, map[string]any{"rows": st.Rows, "anomalies": nonNil(as)}, as)
 	}
 	printAnomalies(stdout, as)
-	return code
+	return foundCode(as)
+}
+
+// foundCode is the exit code of a verb that found the anomalies as:
+// exitFound when there are any, so that a pipeline step fails on them.
+func foundCode(as []validate.Anomaly) int {
+	if len(as) > 0 {
+		return exitFound
+	}
+	return exitOK
+}
+
+// foundJSON prints v as JSON and returns foundCode(as), or the failure
+// code when printing failed.
+func foundJSON(w io.Writer, v any, as []validate.Anomaly) int {
+	if c := writeJSON(w, v); c != exitOK {
+		return c
+	}
+	return foundCode(as)
 }
 
 func nonNil[T any](xs []T) []T {
@@ -348,15 +361,8 @@ func validateDrift(args []string, vr *validateRun, stdout, stderr io.Writer) int
 	vr.set("measure", map[bool]string{false: "drift", true: "skew"}[*skew])
 	vr.distances(ds)
 	vr.findings(as)
-	code = exitOK
-	if len(as) > 0 {
-		code = exitFound
-	}
 	if *rf.asJSON {
-		if c := writeJSON(stdout, map[string]any{"distances": nonNil(ds), "anomalies": nonNil(as)}); c != exitOK {
-			return c
-		}
-		return code
+		return foundJSON(stdout, map[string]any{"distances": nonNil(ds), "anomalies": nonNil(as)}, as)
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FEATURE\tMEASURE\tVALUE\tTHRESHOLD\tOVER\tDETAIL")
@@ -371,7 +377,7 @@ func validateDrift(args []string, vr *validateRun, stdout, stderr io.Writer) int
 		fmt.Fprintf(tw, "%s\t%s\t%.6f\t%s\t%s\t%s\n", d.Feature, d.Measure, d.Value, th, over, d.Detail)
 	}
 	tw.Flush()
-	return code
+	return foundCode(as)
 }
 
 func validateUpdate(args []string, vr *validateRun, stdout, stderr io.Writer) int {
@@ -493,18 +499,11 @@ func validateReport(args []string, vr *validateRun, stdout, stderr io.Writer) in
 	vr.produce("report", *out)
 	vr.distances(r.Distances)
 	vr.findings(r.Anomalies)
-	code = exitOK
-	if len(r.Anomalies) > 0 {
-		code = exitFound
-	}
 	if *rf.asJSON {
-		if c := writeJSON(stdout, map[string]any{"out": *out, "anomalies": nonNil(r.Anomalies)}); c != exitOK {
-			return c
-		}
-		return code
+		return foundJSON(stdout, map[string]any{"out": *out, "anomalies": nonNil(r.Anomalies)}, r.Anomalies)
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d anomalies)\n", *out, len(r.Anomalies))
-	return code
+	return foundCode(r.Anomalies)
 }
 
 // defaultThreshold is the threshold of the features a schema gives none:
@@ -512,13 +511,15 @@ func validateReport(args []string, vr *validateRun, stdout, stderr io.Writer) in
 // is given, so that a feature the schema's author left without a
 // threshold stays unjudged unless asked.
 func defaultThreshold(fs *flag.FlagSet, s *validate.Schema, v float64) float64 {
-	if s == nil {
-		return v
-	}
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "threshold" })
-	if set {
+	if s == nil || flagGiven(fs, "threshold") {
 		return v
 	}
 	return 0
+}
+
+// flagGiven reports whether the command line or --config set flag name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

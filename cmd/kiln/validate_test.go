@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kiln-ml/kiln/validate"
 )
 
 func runValidateT(t *testing.T, args ...string) (string, string, int) {
@@ -229,5 +233,45 @@ func TestDriftThresholdWithSchema(t *testing.T) {
 	rep := filepath.Join(dir, "r.html")
 	if _, _, code := runValidateT(t, "report", cur, base, "--schema", schema, "--threshold", "0.05", "--out", rep); code != exitFound {
 		t.Errorf("report --threshold 0.05 with a schema: exit %d", code)
+	}
+}
+
+// TestStatsFilesMerge: statistics saved by `stats --out` and given where
+// data is expected merge to the statistics of the data files themselves,
+// alone or beside a data file.
+func TestStatsFilesMerge(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("KILN_STORE", "off")
+	var csvs, saved []string
+	for i, cats := range [][]string{{"a", "b"}, {"b", "c"}, {"c", "d", "e"}} {
+		p := filepath.Join(dir, fmt.Sprintf("span%d.csv", i))
+		writeSpan(t, p, 200+100*i, float64(i), cats)
+		s := filepath.Join(dir, fmt.Sprintf("span%d.json", i))
+		if _, errs, code := runValidateT(t, "stats", p, "--out", s); code != exitOK {
+			t.Fatalf("stats %s: exit %d %s", p, code, errs)
+		}
+		csvs, saved = append(csvs, p), append(saved, s)
+	}
+	summary := func(files ...string) validate.Summary {
+		t.Helper()
+		out, errs, code := runValidateT(t, append([]string{"stats", "--json"}, files...)...)
+		if code != exitOK {
+			t.Fatalf("stats %v: exit %d %s", files, code, errs)
+		}
+		var s validate.Summary
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		s.Seconds = 0
+		return s
+	}
+	want := summary(csvs...)
+	if want.Rows != 900 || len(want.Features) != 4 {
+		t.Fatalf("data files: %d rows, %d features", want.Rows, len(want.Features))
+	}
+	for _, files := range [][]string{saved, {csvs[0], saved[1], saved[2]}} {
+		if got := summary(files...); !reflect.DeepEqual(got, want) {
+			t.Errorf("stats %v:\n%+v\nwant (from the data files)\n%+v", files, got, want)
+		}
 	}
 }
