@@ -32,11 +32,17 @@ func TestMetricsAndCache(t *testing.T) {
 		t.Errorf("cache hits %d misses %d, want 2 and 2 (two rows, twice)", h, m)
 	}
 	ts.do(t, "POST", "/v2/models/mnist/infer", []byte(`{`)) // a rejection
-	code, b, _ := ts.do(t, "GET", "/metrics", nil)
-	if code != 200 {
-		t.Fatal(code)
-	}
-	text := string(b)
+	// A batcher answers before it records the batch's metrics, so the
+	// batch's series may come a moment after the answer.
+	var text string
+	waitFor(t, "the batch to be recorded in /metrics", func() bool {
+		code, b, _ := ts.do(t, "GET", "/metrics", nil)
+		if code != 200 {
+			t.Fatal(code)
+		}
+		text = string(b)
+		return strings.Contains(text, `kiln_serve_batch_size_count{model="mnist",version="1"}`)
+	})
 	for _, want := range []string{
 		`kiln_serve_requests_total{code="200",model="mnist",protocol="rest"} 2`,
 		`kiln_serve_requests_total{code="400",model="mnist",protocol="rest"} 1`,
@@ -57,7 +63,7 @@ func TestMetricsAndCache(t *testing.T) {
 	}
 	// Requests for made-up models do not create series of their own.
 	ts.do(t, "POST", "/v2/models/made-up-1/infer", body)
-	_, b, _ = ts.do(t, "GET", "/metrics", nil)
+	_, b, _ := ts.do(t, "GET", "/metrics", nil)
 	if strings.Contains(string(b), "made-up-1") || !strings.Contains(string(b), `model="(unknown)"`) {
 		t.Error("an unknown model's name reached the metrics")
 	}
