@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -101,6 +103,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	// in-flight places meanwhile); an idle keep-alive connection is
 	// closed after two minutes.
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	dl := &drainListener{TCPListener: hl.(*net.TCPListener)}
+	conns := trackConns(hs)
 	var gs *grpc.Server
 	var gl net.Listener
 	if *grpcAddr != "" {
@@ -113,7 +117,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		srv.RegisterGRPC(gs)
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(hl) }()
+	go func() { errc <- hs.Serve(dl) }()
 	grpcShown := ""
 	if gs != nil {
 		go func() { errc <- gs.Serve(gl) }()
@@ -145,6 +149,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		close(done)
 	}()
+	// http.Server.Shutdown drops a request whose headers it reads after
+	// shutdown began, and the kernel resets connections still waiting to
+	// be accepted when the listener closes. So first accept what is
+	// queued, stop keep-alives (idle connections close now, busy ones
+	// after their answer), and let every connection that was accepted
+	// send its request and get its answer; Shutdown then only tidies up.
+	hs.SetKeepAlivesEnabled(false)
+	if rc == exitOK { // else Serve has returned and accepts nothing
+		dl.drain()
+	}
+	if !conns.waitIdle(ctx) {
+		log.Error("REST connections still open at the drain deadline")
+	}
 	if err := hs.Shutdown(ctx); err != nil {
 		log.Error("REST shutdown did not finish", "err", err)
 		rc = exitFailure
@@ -164,4 +181,83 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	srv.WaitWatch()
 	log.Info("stopped")
 	return rc
+}
+
+// drainListener accepts, after drain is called, the connections already
+// waiting in the kernel's queue, then reports itself closed.
+type drainListener struct {
+	*net.TCPListener
+	draining atomic.Bool
+	closed   chan struct{} // closed once Accept has given up
+}
+
+// drainWindow is how long a draining listener keeps accepting: long
+// enough to take what the kernel has queued, which needs no waiting.
+const drainWindow = 20 * time.Millisecond
+
+func (l *drainListener) Accept() (net.Conn, error) {
+	c, err := l.TCPListener.Accept()
+	if err != nil && l.draining.Load() {
+		l.TCPListener.Close()
+		close(l.closed)
+		return nil, net.ErrClosed
+	}
+	return c, err
+}
+
+// drain makes Accept take what is queued for drainWindow, close the
+// listener and stop; it returns once Accept has stopped, so Serve must
+// still be running.
+func (l *drainListener) drain() {
+	l.closed = make(chan struct{})
+	l.draining.Store(true)
+	l.SetDeadline(time.Now().Add(drainWindow))
+	<-l.closed
+}
+
+// connTracker counts a server's connections that are not idle: new (not
+// yet sent a whole request) or active.
+type connTracker struct {
+	mu    sync.Mutex
+	state map[net.Conn]http.ConnState
+}
+
+func trackConns(hs *http.Server) *connTracker {
+	t := &connTracker{state: map[net.Conn]http.ConnState{}}
+	hs.ConnState = func(c net.Conn, st http.ConnState) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		switch st {
+		case http.StateClosed, http.StateHijacked:
+			delete(t.state, c)
+		default:
+			t.state[c] = st
+		}
+	}
+	return t
+}
+
+// waitIdle waits until no connection is new or active, or ctx ends; it
+// reports whether they all went idle or closed.
+func (t *connTracker) waitIdle(ctx context.Context) bool {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		t.mu.Lock()
+		busy := 0
+		for _, st := range t.state {
+			if st != http.StateIdle {
+				busy++
+			}
+		}
+		t.mu.Unlock()
+		if busy == 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
 }
