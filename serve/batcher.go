@@ -108,9 +108,11 @@ type pending struct {
 	// runs next, so no estimate can make it late, and it is only dropped
 	// if its deadline has passed.
 	idle bool
-	x    []float32
-	ctx  context.Context
-	out  chan result
+	// taken is set, under the batcher's lock, when p's batch is formed.
+	taken bool
+	x     []float32
+	ctx   context.Context
+	out   chan result
 }
 
 type result struct {
@@ -140,7 +142,8 @@ func NewBatcher(m *Model, cfg BatchConfig, observe func(BatchStats)) *Batcher {
 // Predict queues n rows x and waits for their probabilities. It returns an
 // *OverloadError at once when admission refuses the request, ErrDeadline
 // when the deadline passed while it waited, and ctx's error when the
-// caller gave up.
+// caller gave up (once the batch holding x, if it had started, is done).
+// When Predict returns, the batcher no longer reads x.
 func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time.Time) ([]float32, error) {
 	if err := ctx.Err(); err != nil {
 		// Queued, it would hold rows that admission counts until its
@@ -179,7 +182,16 @@ func (b *Batcher) Predict(ctx context.Context, x []float32, n int, deadline time
 	case r := <-p.out:
 		return r.probs, r.err
 	case <-ctx.Done():
-		// The batcher still owns p; it will see ctx is done and skip it.
+		b.mu.Lock()
+		taken := p.taken
+		b.mu.Unlock()
+		if taken {
+			// Its batch is running and may be reading x: the caller
+			// may reuse x once Predict returns, so wait for the batch.
+			<-p.out
+		}
+		// Still queued, the batcher will see ctx is done and skip p
+		// without reading x.
 		return nil, ctx.Err()
 	}
 }
@@ -271,6 +283,9 @@ func (b *Batcher) loop() {
 		}
 		full := take < len(b.queue)
 		batch := append([]*pending(nil), b.queue[:take]...)
+		for _, p := range batch {
+			p.taken = true
+		}
 		// Shifted in place, with the slots past the new end cleared: they
 		// would keep answered requests (their inputs and contexts) alive.
 		rest := copy(b.queue, b.queue[take:])

@@ -32,7 +32,7 @@ func TestHeaderCacheDecodesAsUncached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeREST(body, n, "m", "", &c)
+		got, err := decodeREST(body, n, "m", "", &c, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestHeaderCacheDecodesAsUncached(t *testing.T) {
 	// A cached header that fails the checks after parsing fails every time.
 	bad := []byte(`{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP99","parameters":{"binary_data_size":0}}]}`)
 	for range 2 {
-		if _, err := decodeREST(bad, len(bad), "m", "", &c); err == nil {
+		if _, err := decodeREST(bad, len(bad), "m", "", &c, nil); err == nil {
 			t.Fatal("unknown datatype accepted from the cache")
 		}
 	}
@@ -58,7 +58,7 @@ func TestHeaderCacheDecodesAsUncached(t *testing.T) {
 	for i := range 3 * headerCacheEntries {
 		body, n := binaryBody(images(1, 1), 1)
 		body = append([]byte(fmt.Sprintf(`{"id":"%d",`, i)), body[1:]...)
-		if _, err := decodeREST(body, n+len(fmt.Sprintf(`"id":"%d",`, i)), "m", "", &c); err != nil {
+		if _, err := decodeREST(body, n+len(fmt.Sprintf(`"id":"%d",`, i)), "m", "", &c, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -120,7 +120,7 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, name, "rest", err)
 		return
 	}
-	req, err := decodeREST(body, headerLen, name, r.PathValue("version"), &s.headers)
+	req, err := decodeREST(body, headerLen, name, r.PathValue("version"), &s.headers, &s.words)
 	if pooled != nil {
 		s.bodies.Put(pooled) // the request holds copies of everything it needs
 	}
@@ -129,6 +129,9 @@ func (s *Server) handleInfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.infer(r.Context(), req)
+	// Nothing reads the inputs once infer has returned (see wordPool).
+	s.words.putAll(req.pooled)
+	req.pooled = nil
 	if err != nil {
 		s.writeError(w, name, "rest", err)
 		return

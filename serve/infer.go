@@ -220,6 +220,8 @@ func (s *Server) inferEnsemble(ctx context.Context, req *InferRequest, sm *serve
 		res     *InferResult
 		err     error
 	}
+	// The members' work may outlive the answer; the inputs must too.
+	req = req.withOwnInputs()
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	ch := make(chan answer, len(arms))

@@ -29,6 +29,26 @@ type InferRequest struct {
 	// every output that does not say otherwise.
 	BinaryOutputs map[string]bool
 	BinaryAll     bool
+
+	// pooled are the buffers from the server's wordPool that Inputs'
+	// data live in, given back when the request is answered.
+	pooled []*[]uint64
+}
+
+// withOwnInputs returns req with its inputs in memory of their own, for
+// work that may outlive the request (an ensemble's stragglers); req
+// itself when none is pooled.
+func (req *InferRequest) withOwnInputs() *InferRequest {
+	if len(req.pooled) == 0 {
+		return req
+	}
+	c := *req
+	c.pooled = nil
+	c.Inputs = slices.Clone(req.Inputs)
+	for i := range c.Inputs {
+		c.Inputs[i].Data = slices.Clone(c.Inputs[i].Data)
+	}
+	return &c
 }
 
 // InputTensor is one decoded input tensor.
