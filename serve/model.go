@@ -37,6 +37,9 @@ type Model struct {
 	net  nn.Module
 	tape *autograd.Tape
 	buf  []float32
+	// folded tells that the normalisation is folded into net's first
+	// layer (foldNormalisation), so that raw inputs go in as they are.
+	folded bool
 	// chunks, when calibrated, gives for each power of two p (index
 	// log2 p) the rows per network call that run a batch of p or more
 	// rows fastest (chunk.go).
@@ -59,7 +62,48 @@ func NewModel(name, version string, info *nn.SavedModel, net nn.Module) (*Model,
 	if info.Std == 0 { // as nn.LoadModel does, for an info built by hand
 		info.Std = 1
 	}
-	return &Model{Name: name, Version: version, Info: info, Features: feat, Classes: info.Config.Classes, Sample: sample, net: net, tape: tp}, nil
+	m := &Model{Name: name, Version: version, Info: info, Features: feat, Classes: info.Config.Classes, Sample: sample, net: net, tape: tp}
+	if f, ok := foldNormalisation(net, feat, info.Mean, info.Std); ok {
+		m.net, m.folded = f, true
+	}
+	return m, nil
+}
+
+// foldNormalisation returns, for a network whose first layer is Linear on
+// the whole input row, a copy that takes raw inputs: W((x-mean)/std) + b
+// is (W/std)x + (b - (mean/std)·ΣW), so the pass that normalised every
+// input value before the network (a tenth of the MNIST MLP's time in a
+// batch) goes. The network given is not changed; the copy shares all but
+// the first layer. A convolution first is not folded: its zero padding
+// stands for the mean in normalised inputs, which raw inputs cannot say.
+func foldNormalisation(net nn.Module, feat int, mean, std float32) (nn.Module, bool) {
+	seq, ok := net.(*nn.Sequential)
+	if !ok || len(seq.Layers) == 0 {
+		return nil, false
+	}
+	lin, ok := seq.Layers[0].(*nn.Linear)
+	if !ok || len(lin.Weight.Data.Shape) != 2 || lin.Weight.Data.Shape[1] != feat {
+		return nil, false
+	}
+	out := lin.Weight.Data.Shape[0]
+	inv := 1 / float64(std)
+	w := tensor.New(out, feat)
+	b := tensor.New(out)
+	for i := range out {
+		row := lin.Weight.Data.Data[i*feat : (i+1)*feat]
+		var sum float64
+		for j, v := range row {
+			sum += float64(v)
+			w.Data[i*feat+j] = float32(float64(v) * inv)
+		}
+		var bias float64
+		if lin.Bias != nil {
+			bias = float64(lin.Bias.Data.Data[i])
+		}
+		b.Data[i] = float32(bias - float64(mean)*inv*sum)
+	}
+	first := &nn.Linear{Weight: autograd.NewParam(lin.Weight.Name, w), Bias: autograd.NewParam("bias", b)}
+	return &nn.Sequential{Layers: append([]nn.Module{first}, seq.Layers[1:]...)}, true
 }
 
 // LoadModel reads a folder written by kiln train --out.
@@ -80,8 +124,8 @@ func (m *Model) Predict(x []float32, n int) []float32 {
 
 // PredictParts is Predict of the rows of parts one after another (each a
 // whole number of rows, n in all). A batch of several requests is
-// normalised straight from each request's rows into the model's input, so
-// that it is not first copied into one slice.
+// normalised (or, folded, copied) straight from each request's rows into
+// the model's input; one part of a folded model is read where it is.
 func (m *Model) PredictParts(parts [][]float32, n int) []float32 {
 	total := 0
 	for _, x := range parts {
@@ -90,18 +134,29 @@ func (m *Model) PredictParts(parts [][]float32, n int) []float32 {
 	if total != n*m.Features {
 		panic(fmt.Sprintf("serve: Predict got %d values for %d rows of %d", total, n, m.Features))
 	}
-	if cap(m.buf) < total {
-		m.buf = make([]float32, total)
-	}
-	in := m.buf[:total]
-	mean, inv := m.Info.Mean, 1/m.Info.Std
-	off := 0
-	for _, x := range parts {
-		dst := in[off : off+len(x)]
-		for i, v := range x {
-			dst[i] = (v - mean) * inv
+	var in []float32
+	switch {
+	case m.folded && len(parts) == 1:
+		in = parts[0] // read, never written
+	default:
+		if cap(m.buf) < total {
+			m.buf = make([]float32, total)
 		}
-		off += len(x)
+		in = m.buf[:total]
+		mean, inv := m.Info.Mean, 1/m.Info.Std
+		off := 0
+		for _, x := range parts {
+			dst := in[off : off+len(x)]
+			if m.folded {
+				copy(dst, x)
+			} else {
+				dst = dst[:len(x)]
+				for i, v := range x {
+					dst[i] = (v - mean) * inv
+				}
+			}
+			off += len(x)
+		}
 	}
 	c := m.chunkFor(n)
 	if c >= n {
