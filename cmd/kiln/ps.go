@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,6 +45,11 @@ func launchPS(args []string, d distFlags, p psFlags, stdout, stderr io.Writer) i
 	exe, err := os.Executable()
 	if err != nil {
 		return fail(stderr, "launch: %v", err)
+	}
+	if _, ok := stderr.(*os.File); !ok {
+		// Not a file, so each server's standard error is copied by a
+		// goroutine of its own, beside the launcher's own writes.
+		stderr = &lockedWriter{w: stderr}
 	}
 	var servers []*exec.Cmd
 	for i := 0; i < p.servers; i++ {
@@ -175,3 +181,15 @@ func (o *serverOptimizer) Step()            {}
 func (o *serverOptimizer) ZeroGrad()        { nn.ZeroGrad(o.params) }
 func (o *serverOptimizer) SetLR(lr float64) { o.lr = lr }
 func (o *serverOptimizer) LR() float64      { return o.lr }
+
+// lockedWriter serialises the writes of several goroutines to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
