@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,10 +40,35 @@ func TestPipelineRunsOneAtATime(t *testing.T) {
 		code, stdout, stderr := kiln(t, "pipeline", "run", file)
 		done <- result{code, stdout, stderr}
 	}()
-	select {
-	case r := <-done:
-		t.Fatalf("the run did not wait for the lock: exit %d\n%s", r.code, r.stderr)
-	case <-time.After(500 * time.Millisecond):
+	// The run reaches the lock after checking its steps' flags, which
+	// takes a while under the race detector: wait until the kernel shows
+	// a request blocked on the lock (/proc/locks marks it "->").
+	var st syscall.Stat_t
+	if err := syscall.Stat(lockDir, &st); err != nil {
+		t.Fatal(err)
+	}
+	ino := fmt.Sprintf(":%d ", st.Ino)
+	blocked := func() bool {
+		b, err := os.ReadFile("/proc/locks")
+		if err != nil {
+			t.Skipf("no /proc/locks: %v", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "->") && strings.Contains(line, "FLOCK") && strings.Contains(line, ino) {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(60 * time.Second); !blocked(); time.Sleep(10 * time.Millisecond) {
+		select {
+		case r := <-done:
+			t.Fatalf("the run did not wait for the lock: exit %d\n%s", r.code, r.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run never waited on the lock")
+		}
 	}
 	if _, err := os.Stat(filepath.Join(home, "store.db")); err == nil {
 		t.Fatal("the waiting run opened the store (a step ran?)")
