@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,23 @@ func BenchmarkBinaryFP32(b *testing.B) {
 		if _, err := binaryFP32(raw, n, "x"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A binary input's buffer is sized by its shape only once its bytes are
+// there: a 100-byte body that claims 2^26 elements is refused without
+// the 256 MiB its shape would take.
+func TestPooledDecodeChecksBytesBeforeAllocating(t *testing.T) {
+	hdr := []byte(`{"inputs":[{"name":"input","shape":[67108864],"datatype":"FP32","parameters":{"binary_data_size":0}}]}`)
+	var wp wordPool
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := decodeREST(hdr, len(hdr), "m", "", nil, &wp)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "binary_data_size") {
+		t.Fatalf("error %v, want one naming binary_data_size", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("decoding a %d-byte body allocated %d bytes", len(hdr), got)
 	}
 }

@@ -40,7 +40,13 @@ func TestBatcherPredictReturnsAfterItsRunningBatch(t *testing.T) {
 		return b.busy
 	})
 	cancel()
-	if err := <-done; err != context.Canceled {
+	switch err := <-done; err {
+	case context.Canceled:
+	case nil:
+		// The batch ended between the check and the cancel: answered,
+		// so nothing was left running.
+		t.Log("the batch ended before its caller gave up")
+	default:
 		t.Fatalf("Predict after its caller gave up: %v", err)
 	}
 	b.mu.Lock()

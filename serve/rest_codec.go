@@ -150,8 +150,19 @@ func (c *headerCache) put(js []byte, rr *restRequest) {
 
 // decodeREST is DecodeRESTRequest with an optional cache of binary
 // requests' JSON headers and an optional pool for binary FP32 inputs
-// (the request holds what it took; Server.release puts them back).
+// (the request holds what it took in pooled, for its handler to give
+// back; on an error they go back at once).
 func decodeREST(body []byte, headerLen int, model, version string, cache *headerCache, words *wordPool) (*InferRequest, error) {
+	var pooled []*[]uint64
+	req, err := decodeRESTInto(body, headerLen, model, version, cache, words, &pooled)
+	if err != nil {
+		words.putAll(pooled)
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeRESTInto(body []byte, headerLen int, model, version string, cache *headerCache, words *wordPool, pooled *[]*[]uint64) (*InferRequest, error) {
 	var bin []byte
 	if headerLen >= 0 {
 		if headerLen > len(body) {
@@ -226,15 +237,17 @@ func decodeREST(body []byte, headerLen int, model, version string, cache *header
 			if k > float64(len(bin)) {
 				return nil, badRequest(f+".parameters.binary_data_size", "%v bytes, but only %d remain in the body", k, len(bin))
 			}
-			if in.Datatype == "FP32" && words != nil {
+			if in.Datatype == "FP32" && words != nil && int64(k) == 4*n {
+				// Sized by the shape only once the bytes are there: a
+				// small body must not make the server allocate much.
 				w := words.get(int((n + 1) / 2))
 				req.pooled = append(req.pooled, w)
+				*pooled = req.pooled
 				t.Data, err = decodeFP32(*w, bin[:int(k)], n, f)
 			} else {
 				t.Data, err = binaryNumbers(bin[:int(k)], in.Datatype, n, f)
 			}
 			if err != nil {
-				words.putAll(req.pooled)
 				return nil, err
 			}
 			bin = bin[int(k):]

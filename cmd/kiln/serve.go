@@ -117,7 +117,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		srv.RegisterGRPC(gs)
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(dl) }()
+	served := make(chan struct{}) // closed when REST's Serve returns
+	go func() {
+		err := hs.Serve(dl)
+		close(served)
+		errc <- err
+	}()
 	grpcShown := ""
 	if gs != nil {
 		go func() { errc <- gs.Serve(gl) }()
@@ -156,25 +161,27 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	// after their answer), and let every connection that was accepted
 	// send its request and get its answer; Shutdown then only tidies up.
 	hs.SetKeepAlivesEnabled(false)
-	if rc == exitOK { // else Serve has returned and accepts nothing
-		dl.drain()
-	}
-	if !conns.waitIdle(ctx) {
+	dl.drain(ctx, served)
+	if !conns.waitIdle(ctx, newGrace) {
 		log.Error("REST connections still open at the drain deadline")
 	}
 	if err := hs.Shutdown(ctx); err != nil {
 		log.Error("REST shutdown did not finish", "err", err)
 		rc = exitFailure
 	}
+	// A GracefulStop that has finished counts even when the deadline
+	// has passed too (a select would pick either at random).
 	select {
 	case <-done:
-	case <-ctx.Done():
-		// Without gRPC, done is closed already, but the select may still
-		// pick the deadline once REST's drain has used it up.
-		if gs != nil {
-			gs.Stop()
-			log.Error("gRPC shutdown did not finish in time")
-			rc = exitFailure
+	default:
+		select {
+		case <-done:
+		case <-ctx.Done():
+			if gs != nil {
+				gs.Stop()
+				log.Error("gRPC shutdown did not finish in time")
+				rc = exitFailure
+			}
 		}
 	}
 	srv.Close()
@@ -184,7 +191,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 }
 
 // drainListener accepts, after drain is called, the connections already
-// waiting in the kernel's queue, then reports itself closed.
+// waiting in the kernel's queue, then reports itself closed; Serve closes
+// it on return.
 type drainListener struct {
 	*net.TCPListener
 	draining atomic.Bool
@@ -198,21 +206,24 @@ const drainWindow = 20 * time.Millisecond
 func (l *drainListener) Accept() (net.Conn, error) {
 	c, err := l.TCPListener.Accept()
 	if err != nil && l.draining.Load() {
-		l.TCPListener.Close()
 		close(l.closed)
 		return nil, net.ErrClosed
 	}
 	return c, err
 }
 
-// drain makes Accept take what is queued for drainWindow, close the
-// listener and stop; it returns once Accept has stopped, so Serve must
-// still be running.
-func (l *drainListener) drain() {
+// drain makes Accept take what is queued for drainWindow and stop; it
+// returns once Accept has stopped, Serve has returned (served is closed)
+// or ctx ends.
+func (l *drainListener) drain(ctx context.Context, served <-chan struct{}) {
 	l.closed = make(chan struct{})
 	l.draining.Store(true)
 	l.SetDeadline(time.Now().Add(drainWindow))
-	<-l.closed
+	select {
+	case <-l.closed:
+	case <-served:
+	case <-ctx.Done():
+	}
 }
 
 // connTracker counts a server's connections that are not idle: new (not
@@ -237,16 +248,29 @@ func trackConns(hs *http.Server) *connTracker {
 	return t
 }
 
-// waitIdle waits until no connection is new or active, or ctx ends; it
-// reports whether they all went idle or closed.
-func (t *connTracker) waitIdle(ctx context.Context) bool {
+// newGrace is how long a draining server waits for a connection it has
+// accepted to send its request; one still silent after it is closed, as
+// Shutdown would close it after 5 s (a client's warm spare connection, a
+// port scan).
+const newGrace = time.Second
+
+// waitIdle waits until no connection is active or new, or ctx ends; it
+// reports whether they all went idle or closed. A connection still new
+// after grace is closed.
+func (t *connTracker) waitIdle(ctx context.Context, grace time.Duration) bool {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	graceEnd := time.Now().Add(grace)
 	for {
 		t.mu.Lock()
 		busy := 0
-		for _, st := range t.state {
-			if st != http.StateIdle {
+		late := time.Now().After(graceEnd)
+		for c, st := range t.state {
+			switch {
+			case st == http.StateNew && late:
+				c.Close()
+				delete(t.state, c)
+			case st != http.StateIdle:
 				busy++
 			}
 		}

@@ -47,29 +47,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 // answered after the signal, and stop when the trial already failed.
 func gracefulTrial(t *testing.T, repo string) (after int, stop bool) {
 	t.Helper()
-	cmd := kilnProcess(os.Getenv("KILN_HOME"), "serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--json", "--log-format", "json", "--slo", "10s", "--max-batch", "8", "--queue-rows", "1024", "--cache-rows", "0")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, rest, stderr := startKilnServe(t, repo, "--slo", "10s", "--max-batch", "8", "--queue-rows", "1024", "--cache-rows", "0")
 	defer cmd.Process.Kill()
-	var addrs struct {
-		REST, GRPC string
-		Models     []string
-	}
-	if err := json.NewDecoder(bufio.NewReader(out)).Decode(&addrs); err != nil {
-		t.Fatalf("reading the addresses: %v (stderr: %s)", err, stderr.String())
-	}
-	if addrs.REST == "" || addrs.GRPC == "" || len(addrs.Models) != 1 || addrs.Models[0] != "mnist" {
-		t.Fatalf("addresses %+v", addrs)
-	}
-	url := "http://" + addrs.REST
+	url := "http://" + rest
 	x := make([]float32, 8*784)
 	body, _ := json.Marshal(map[string]any{"inputs": []any{map[string]any{"name": "input", "shape": []int{8, 784}, "datatype": "FP32", "data": x}}})
 	if resp, err := http.Post(url+"/v2/models/mnist/infer", "application/json", bytes.NewReader(body)); err != nil || resp.StatusCode != 200 {
@@ -122,7 +102,7 @@ func gracefulTrial(t *testing.T, repo string) (after int, stop bool) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if err != nil {
 		t.Fatalf("kiln serve exited with %v; stderr:\n%s", err, stderr.String())
 	}
@@ -157,6 +137,69 @@ func gracefulTrial(t *testing.T, repo string) (after int, stop bool) {
 	}
 	t.Logf("%d of %d requests answered after SIGTERM, %d not accepted", after, n, refused)
 	return after, t.Failed()
+}
+
+// startKilnServe starts kiln serve on repo (one model, mnist) on free
+// loopback ports and returns it, its REST address and its standard error.
+func startKilnServe(t *testing.T, repo string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	cmd := kilnProcess(os.Getenv("KILN_HOME"), append([]string{"serve", "--repo", repo, "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
+		"--json", "--log-format", "json"}, args...)...)
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var addrs struct {
+		REST, GRPC string
+		Models     []string
+	}
+	if err := json.NewDecoder(bufio.NewReader(out)).Decode(&addrs); err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("reading the addresses: %v (stderr: %s)", err, stderr.String())
+	}
+	if addrs.REST == "" || addrs.GRPC == "" || len(addrs.Models) != 1 || addrs.Models[0] != "mnist" {
+		cmd.Process.Kill()
+		t.Fatalf("addresses %+v", addrs)
+	}
+	return cmd, addrs.REST, stderr
+}
+
+// A connection that never sends a request does not hold up shutdown: it
+// gets a second to send one, then is closed, and kiln serve exits 0 well
+// within --drain (it waited for such a connection until the 10 s header
+// timeout, past a shorter drain, and exited 1).
+func TestServeShutdownWithASilentConnection(t *testing.T) {
+	repo := mlpRepo(t, 16)
+	cmd, rest, stderr := startKilnServe(t, repo, "--drain", "5s")
+	defer cmd.Process.Kill()
+	c, err := net.Dial("tcp", rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A request on a second connection makes sure the server has
+	// accepted the silent one (one accept loop, in order).
+	if resp, err := http.Get("http://" + rest + "/v2/health/live"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("health: %v %v", resp, err)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	el := time.Since(start)
+	if err != nil {
+		t.Fatalf("kiln serve exited with %v after %v; stderr:\n%s", err, el, stderr.String())
+	}
+	if el > 4*time.Second {
+		t.Errorf("shutdown took %v with one silent connection", el)
+	}
+	t.Logf("stopped %v after SIGTERM", el.Round(time.Millisecond))
 }
 
 // notAccepted reports whether a client error means the server never
