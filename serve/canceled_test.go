@@ -127,14 +127,7 @@ func TestInFlightRefusalDoesNotReadTheBody(t *testing.T) {
 // batch came up, only to be skipped. Ensemble members that the answer
 // left behind reach the batcher with their context cancelled this way.
 func TestBatcherDoesNotQueueACancelledRequest(t *testing.T) {
-	repo := t.TempDir()
-	saveMLP(t, repo, "m", "1", []int{1024, 1024}, 1, nil)
-	m, err := LoadModel("m", "1", repo+"/m/1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 256, MaxQueueRows: 256}, nil)
-	defer b.Stop()
+	b := slowBatcher(t)
 	// A long batch keeps the model busy, so that a queued request stays.
 	long := make(chan error, 1)
 	go func() {
@@ -163,6 +156,22 @@ func TestBatcherDoesNotQueueACancelledRequest(t *testing.T) {
 	if err := <-long; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// slowBatcher returns a batcher over a 784-1024-1024-10 MLP, whose batch
+// of 256 rows takes long enough to be seen running; the test's end stops
+// it.
+func slowBatcher(t *testing.T) *Batcher {
+	t.Helper()
+	repo := t.TempDir()
+	saveMLP(t, repo, "m", "1", []int{1024, 1024}, 1, nil)
+	m, err := LoadModel("m", "1", repo+"/m/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 256, MaxQueueRows: 256}, nil)
+	t.Cleanup(b.Stop)
+	return b
 }
 
 // A request answered is not kept by its batcher: the queue was shifted

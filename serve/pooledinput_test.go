@@ -20,14 +20,7 @@ import (
 // until then, and the REST handler reuses that memory for the next
 // request as soon as Predict has returned.
 func TestBatcherPredictReturnsAfterItsRunningBatch(t *testing.T) {
-	repo := t.TempDir()
-	saveMLP(t, repo, "m", "1", []int{1024, 1024}, 1, nil)
-	m, err := LoadModel("m", "1", repo+"/m/1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := NewBatcher(m, BatchConfig{Objective: time.Second, MaxBatch: 256, MaxQueueRows: 256}, nil)
-	defer b.Stop()
+	b := slowBatcher(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
