@@ -82,11 +82,14 @@ func (g *grpcService) ModelMetadata(_ context.Context, r *pb.ModelMetadataReques
 func (g *grpcService) ModelInfer(ctx context.Context, r *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
 	start := time.Now()
 	name := r.GetModelName()
-	req, raw, err := DecodeGRPCRequest(r)
+	req, raw, err := decodeGRPC(r, &g.s.words)
 	if err != nil {
 		return nil, g.fail(ctx, name, err)
 	}
 	res, err := g.s.Infer(ctx, req)
+	// Nothing reads the inputs once Infer has returned (see wordPool).
+	g.s.words.putAll(req.pooled)
+	req.pooled = nil
 	if err != nil {
 		return nil, g.fail(ctx, name, err)
 	}
@@ -167,6 +170,22 @@ func grpcError(err error) error {
 // tells whether the inputs came as raw_input_contents (and so the outputs
 // go back the same way). Errors are *RequestError naming the field.
 func DecodeGRPCRequest(r *pb.ModelInferRequest) (*InferRequest, bool, error) {
+	return decodeGRPC(r, nil)
+}
+
+// decodeGRPC is DecodeGRPCRequest with an optional pool for raw FP32
+// inputs, as decodeREST.
+func decodeGRPC(r *pb.ModelInferRequest, words *wordPool) (*InferRequest, bool, error) {
+	var pooled []*[]uint64
+	req, raw, err := decodeGRPCInto(r, words, &pooled)
+	if err != nil {
+		words.putAll(pooled)
+		return nil, false, err
+	}
+	return req, raw, nil
+}
+
+func decodeGRPCInto(r *pb.ModelInferRequest, words *wordPool, pooled *[]*[]uint64) (*InferRequest, bool, error) {
 	req := &InferRequest{Model: r.GetModelName(), Version: r.GetModelVersion(), ID: r.GetId()}
 	if p, ok := r.GetParameters()["timeout"]; ok {
 		var us int64
@@ -211,8 +230,17 @@ func DecodeGRPCRequest(r *pb.ModelInferRequest) (*InferRequest, bool, error) {
 			if int64(len(b)) != 4*n {
 				return nil, false, badRequest(fmt.Sprintf("raw_input_contents[%d]", i), "%d bytes for %d FP32 elements (want %d)", len(b), n, 4*n)
 			}
-			// binaryFP32 refuses NaN and infinity, as the REST decoders do.
-			if t.Data, err = binaryFP32(b, n, fmt.Sprintf("raw_input_contents[%d]", i)); err != nil {
+			// decodeFP32 refuses NaN and infinity, as the REST decoders do.
+			field := fmt.Sprintf("raw_input_contents[%d]", i)
+			if words != nil {
+				w := words.get(int((n + 1) / 2)) // the byte count is checked
+				req.pooled = append(req.pooled, w)
+				*pooled = req.pooled
+				t.Data, err = decodeFP32(*w, b, n, field)
+			} else {
+				t.Data, err = binaryFP32(b, n, field)
+			}
+			if err != nil {
 				return nil, false, err
 			}
 		case !raw && in.GetDatatype() == "FP32":
