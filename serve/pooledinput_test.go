@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	pb "github.com/kiln-ml/kiln/serve/inferencepb"
 )
@@ -24,16 +23,8 @@ import (
 func TestBatcherPredictReturnsAfterItsRunningBatch(t *testing.T) {
 	b := slowBatcher(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := b.Predict(ctx, images(256, 1), 256, time.Now().Add(10*time.Second))
-		done <- err
-	}()
-	waitFor(t, "the batch to start", func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return b.busy
-	})
+	defer cancel()
+	done := startLongBatch(t, b, ctx)
 	cancel()
 	switch err := <-done; err {
 	case context.Canceled:
