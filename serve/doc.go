@@ -17,7 +17,15 @@
 // loads new or changed versions and unloads removed ones while serving.
 // NAME/policy.yaml chooses how a request that names no version is served.
 // Each version is calibrated when it loads (chunk.go): Model.PredictParts
-// runs a batch as the network calls that measured fastest per row.
+// runs a batch as the network calls that measured fastest per row. An
+// MLP's input normalisation is folded into its first layer at load, so a
+// batch takes the requests' raw rows.
+//
+// Binary FP32 inputs (REST's binary tensor data extension, gRPC's
+// raw_input_contents) are decoded into buffers from a pool and given back
+// when the request is answered: Batcher.Predict returns only once no
+// batch reads its caller's rows, and an ensemble copies its inputs for
+// members that may outlive the answer.
 //
 // The policies are pure code tested against tables: AIMD (aimd.go) sizes
 // batches by additive increase and multiplicative decrease against the
