@@ -176,17 +176,19 @@ func DecodeGRPCRequest(r *pb.ModelInferRequest) (*InferRequest, bool, error) {
 // decodeGRPC is DecodeGRPCRequest with an optional pool for raw FP32
 // inputs, as decodeREST.
 func decodeGRPC(r *pb.ModelInferRequest, words *wordPool) (*InferRequest, bool, error) {
-	var pooled []*[]uint64
-	req, raw, err := decodeGRPCInto(r, words, &pooled)
+	req := new(InferRequest)
+	raw, err := decodeGRPCInto(req, r, words)
 	if err != nil {
-		words.putAll(pooled)
+		words.putAll(req.pooled)
 		return nil, false, err
 	}
 	return req, raw, nil
 }
 
-func decodeGRPCInto(r *pb.ModelInferRequest, words *wordPool, pooled *[]*[]uint64) (*InferRequest, bool, error) {
-	req := &InferRequest{Model: r.GetModelName(), Version: r.GetModelVersion(), ID: r.GetId()}
+// decodeGRPCInto decodes into req, which holds any pooled buffers taken
+// even when it fails.
+func decodeGRPCInto(req *InferRequest, r *pb.ModelInferRequest, words *wordPool) (bool, error) {
+	*req = InferRequest{Model: r.GetModelName(), Version: r.GetModelVersion(), ID: r.GetId()}
 	if p, ok := r.GetParameters()["timeout"]; ok {
 		var us int64
 		switch v := p.GetParameterChoice().(type) {
@@ -195,62 +197,61 @@ func decodeGRPCInto(r *pb.ModelInferRequest, words *wordPool, pooled *[]*[]uint6
 		case *pb.InferParameter_Uint64Param:
 			us = int64(min(v.Uint64Param, math.MaxInt64))
 		default:
-			return nil, false, badRequest("parameters.timeout", "want microseconds as int64_param")
+			return false, badRequest("parameters.timeout", "want microseconds as int64_param")
 		}
 		if us < 0 {
-			return nil, false, badRequest("parameters.timeout", "%d is negative", us)
+			return false, badRequest("parameters.timeout", "%d is negative", us)
 		}
 		req.Timeout = time.Duration(min(us, int64(time.Hour/time.Microsecond))) * time.Microsecond
 	}
 	raw := len(r.GetRawInputContents()) > 0
 	if raw && len(r.GetRawInputContents()) != len(r.GetInputs()) {
-		return nil, false, badRequest("raw_input_contents", "%d entries for %d inputs", len(r.GetRawInputContents()), len(r.GetInputs()))
+		return false, badRequest("raw_input_contents", "%d entries for %d inputs", len(r.GetRawInputContents()), len(r.GetInputs()))
 	}
 	if len(r.GetInputs()) == 0 {
-		return nil, false, badRequest("inputs", "missing: a request needs at least one input tensor")
+		return false, badRequest("inputs", "missing: a request needs at least one input tensor")
 	}
 	for i, in := range r.GetInputs() {
 		f := fmt.Sprintf("inputs[%d]", i)
 		if in.GetName() == "" {
-			return nil, false, badRequest(f+".name", "missing")
+			return false, badRequest(f+".name", "missing")
 		}
 		if !knownType(in.GetDatatype()) {
-			return nil, false, badRequest(f+".datatype", "unknown datatype %q", in.GetDatatype())
+			return false, badRequest(f+".datatype", "unknown datatype %q", in.GetDatatype())
 		}
 		n, err := elements(f+".shape", in.GetShape(), maxElements)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		t := InputTensor{Name: in.GetName(), Datatype: in.GetDatatype(), Shape: in.GetShape()}
 		switch {
 		case raw && in.GetContents() != nil:
-			return nil, false, badRequest(f+".contents", "set together with raw_input_contents")
+			return false, badRequest(f+".contents", "set together with raw_input_contents")
 		case raw && in.GetDatatype() == "FP32":
 			b := r.GetRawInputContents()[i]
 			if int64(len(b)) != 4*n {
-				return nil, false, badRequest(fmt.Sprintf("raw_input_contents[%d]", i), "%d bytes for %d FP32 elements (want %d)", len(b), n, 4*n)
+				return false, badRequest(fmt.Sprintf("raw_input_contents[%d]", i), "%d bytes for %d FP32 elements (want %d)", len(b), n, 4*n)
 			}
 			// decodeFP32 refuses NaN and infinity, as the REST decoders do.
 			field := fmt.Sprintf("raw_input_contents[%d]", i)
 			if words != nil {
 				w := words.get(int((n + 1) / 2)) // the byte count is checked
 				req.pooled = append(req.pooled, w)
-				*pooled = req.pooled
 				t.Data, err = decodeFP32(*w, b, n, field)
 			} else {
 				t.Data, err = binaryFP32(b, n, field)
 			}
 			if err != nil {
-				return nil, false, err
+				return false, err
 			}
 		case !raw && in.GetDatatype() == "FP32":
 			d := in.GetContents().GetFp32Contents()
 			if int64(len(d)) != n {
-				return nil, false, badRequest(f+".contents.fp32_contents", "%d values for shape %v (%d elements)", len(d), in.GetShape(), n)
+				return false, badRequest(f+".contents.fp32_contents", "%d values for shape %v (%d elements)", len(d), in.GetShape(), n)
 			}
 			for j, v := range d {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return nil, false, badRequest(fmt.Sprintf("%s.contents.fp32_contents[%d]", f, j), "%v is not a finite FP32 number", v)
+					return false, badRequest(fmt.Sprintf("%s.contents.fp32_contents[%d]", f, j), "%v is not a finite FP32 number", v)
 				}
 			}
 			t.Data = d
@@ -259,9 +260,9 @@ func decodeGRPCInto(r *pb.ModelInferRequest, words *wordPool, pooled *[]*[]uint6
 	}
 	for i, o := range r.GetOutputs() {
 		if o.GetName() == "" {
-			return nil, false, badRequest(fmt.Sprintf("outputs[%d].name", i), "missing")
+			return false, badRequest(fmt.Sprintf("outputs[%d].name", i), "missing")
 		}
 		req.Outputs = append(req.Outputs, o.GetName())
 	}
-	return req, raw, nil
+	return raw, nil
 }

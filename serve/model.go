@@ -170,8 +170,9 @@ func (m *Model) PredictParts(parts [][]float32, n int) []float32 {
 	return out
 }
 
-// forward runs the network on n normalised rows and appends their class
-// probabilities to out.
+// forward runs the network on n rows as it takes them (normalised, or raw
+// when the normalisation is folded) and appends their class probabilities
+// to out.
 func (m *Model) forward(in []float32, n int, out []float32) []float32 {
 	m.tape.Reset()
 	shape := append([]int{n}, m.Sample...)

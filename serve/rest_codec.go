@@ -153,20 +153,21 @@ func (c *headerCache) put(js []byte, rr *restRequest) {
 // (the request holds what it took in pooled, for its handler to give
 // back; on an error they go back at once).
 func decodeREST(body []byte, headerLen int, model, version string, cache *headerCache, words *wordPool) (*InferRequest, error) {
-	var pooled []*[]uint64
-	req, err := decodeRESTInto(body, headerLen, model, version, cache, words, &pooled)
-	if err != nil {
-		words.putAll(pooled)
+	req := new(InferRequest)
+	if err := decodeRESTInto(req, body, headerLen, model, version, cache, words); err != nil {
+		words.putAll(req.pooled)
 		return nil, err
 	}
 	return req, nil
 }
 
-func decodeRESTInto(body []byte, headerLen int, model, version string, cache *headerCache, words *wordPool, pooled *[]*[]uint64) (*InferRequest, error) {
+// decodeRESTInto decodes into req, which holds any pooled buffers taken
+// even when it fails.
+func decodeRESTInto(req *InferRequest, body []byte, headerLen int, model, version string, cache *headerCache, words *wordPool) error {
 	var bin []byte
 	if headerLen >= 0 {
 		if headerLen > len(body) {
-			return nil, badRequest("Inference-Header-Content-Length", "%d is more than the body's %d bytes", headerLen, len(body))
+			return badRequest("Inference-Header-Content-Length", "%d is more than the body's %d bytes", headerLen, len(body))
 		}
 		body, bin = body[:headerLen], body[headerLen:]
 	}
@@ -178,105 +179,104 @@ func decodeRESTInto(body []byte, headerLen int, model, version string, cache *he
 	if rr == nil {
 		rr = new(restRequest)
 		if err := json.Unmarshal(body, rr); err != nil {
-			return nil, jsonError(err)
+			return jsonError(err)
 		}
 		if cacheable {
 			cache.put(body, rr)
 		}
 	}
 	if rr.Inputs == nil {
-		return nil, badRequest("inputs", "missing: a request needs at least one input tensor")
+		return badRequest("inputs", "missing: a request needs at least one input tensor")
 	}
-	req := &InferRequest{Model: model, Version: version, ID: rr.ID}
+	*req = InferRequest{Model: model, Version: version, ID: rr.ID}
 	if t, ok := param(rr.Parameters.Timeout); ok {
 		us, ok := t.(float64)
 		if !ok || us < 0 || us > float64(time.Hour/time.Microsecond) {
-			return nil, badRequest("parameters.timeout", "want microseconds as a non-negative number, got %v", t)
+			return badRequest("parameters.timeout", "want microseconds as a non-negative number, got %v", t)
 		}
 		req.Timeout = time.Duration(us) * time.Microsecond
 	}
 	if b, ok := param(rr.Parameters.BinaryDataOutput); ok {
 		v, ok := b.(bool)
 		if !ok {
-			return nil, badRequest("parameters.binary_data_output", "want true or false, got %v", b)
+			return badRequest("parameters.binary_data_output", "want true or false, got %v", b)
 		}
 		req.BinaryAll = v
 	}
 	for i, in := range rr.Inputs {
 		f := fmt.Sprintf("inputs[%d]", i)
 		if in.Name == "" {
-			return nil, badRequest(f+".name", "missing")
+			return badRequest(f+".name", "missing")
 		}
 		if in.Datatype == "" {
-			return nil, badRequest(f+".datatype", "missing")
+			return badRequest(f+".datatype", "missing")
 		}
 		if !knownType(in.Datatype) {
-			return nil, badRequest(f+".datatype", "unknown datatype %q", in.Datatype)
+			return badRequest(f+".datatype", "unknown datatype %q", in.Datatype)
 		}
 		if in.Shape == nil {
-			return nil, badRequest(f+".shape", "missing")
+			return badRequest(f+".shape", "missing")
 		}
 		n, err := elements(f+".shape", in.Shape, maxElements)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		t := InputTensor{Name: in.Name, Datatype: in.Datatype, Shape: slices.Clone(in.Shape)}
 		if size, ok := param(in.Parameters.BinaryDataSize); ok {
 			k, ok := size.(float64)
 			if !ok || k < 0 || k != math.Trunc(k) {
-				return nil, badRequest(f+".parameters.binary_data_size", "want a byte count, got %v", size)
+				return badRequest(f+".parameters.binary_data_size", "want a byte count, got %v", size)
 			}
 			if headerLen < 0 {
-				return nil, badRequest(f+".parameters.binary_data_size", "binary data without an Inference-Header-Content-Length header")
+				return badRequest(f+".parameters.binary_data_size", "binary data without an Inference-Header-Content-Length header")
 			}
 			if len(in.Data) != 0 {
-				return nil, badRequest(f+".data", "given together with binary_data_size")
+				return badRequest(f+".data", "given together with binary_data_size")
 			}
 			// Compared as a float: a count past the int range would
 			// convert to a negative int and slice out of range.
 			if k > float64(len(bin)) {
-				return nil, badRequest(f+".parameters.binary_data_size", "%v bytes, but only %d remain in the body", k, len(bin))
+				return badRequest(f+".parameters.binary_data_size", "%v bytes, but only %d remain in the body", k, len(bin))
 			}
 			if in.Datatype == "FP32" && words != nil && int64(k) == 4*n {
 				// Sized by the shape only once the bytes are there: a
 				// small body must not make the server allocate much.
 				w := words.get(int((n + 1) / 2))
 				req.pooled = append(req.pooled, w)
-				*pooled = req.pooled
 				t.Data, err = decodeFP32(*w, bin[:int(k)], n, f)
 			} else {
 				t.Data, err = binaryNumbers(bin[:int(k)], in.Datatype, n, f)
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 			bin = bin[int(k):]
 			req.Inputs = append(req.Inputs, t)
 			continue
 		}
 		if len(in.Data) == 0 {
-			return nil, badRequest(f+".data", "missing")
+			return badRequest(f+".data", "missing")
 		}
 		if numericTypes[in.Datatype] {
 			t.Data, err = parseNumbers(in.Data, int(n), f+".data")
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 		req.Inputs = append(req.Inputs, t)
 	}
 	if len(bin) != 0 {
-		return nil, badRequest("body", "%d bytes of binary data that no input's binary_data_size accounts for", len(bin))
+		return badRequest("body", "%d bytes of binary data that no input's binary_data_size accounts for", len(bin))
 	}
 	for i, o := range rr.Outputs {
 		if o.Name == "" {
-			return nil, badRequest(fmt.Sprintf("outputs[%d].name", i), "missing")
+			return badRequest(fmt.Sprintf("outputs[%d].name", i), "missing")
 		}
 		req.Outputs = append(req.Outputs, o.Name)
 		if b, ok := param(o.Parameters.BinaryData); ok {
 			v, ok := b.(bool)
 			if !ok {
-				return nil, badRequest(fmt.Sprintf("outputs[%d].parameters.binary_data", i), "want true or false, got %v", b)
+				return badRequest(fmt.Sprintf("outputs[%d].parameters.binary_data", i), "want true or false, got %v", b)
 			}
 			if req.BinaryOutputs == nil {
 				req.BinaryOutputs = map[string]bool{}
@@ -284,7 +284,7 @@ func decodeRESTInto(body []byte, headerLen int, model, version string, cache *he
 			req.BinaryOutputs[o.Name] = v
 		}
 	}
-	return req, nil
+	return nil
 }
 
 // binaryWidths are the element sizes, in bytes, of the datatypes
@@ -344,15 +344,13 @@ func binaryFP32(b []byte, n int64, field string) ([]float32, error) {
 	return decodeFP32(make([]uint64, (n+1)/2), b, n, field)
 }
 
-// decodeFP32 decodes n little-endian FP32 elements from b into words (at
-// least (n+1)/2 of them, two elements to a word, so that the check reads
-// aligned words) and returns them as float32s; on a little-endian machine
-// that is one copy and one check of every element's exponent, eight bytes
-// at a time. It refuses NaN and infinity.
+// decodeFP32 decodes the n little-endian FP32 elements of b (its callers
+// have checked that it holds 4n bytes) into words (at least (n+1)/2 of
+// them, two elements to a word, so that the check reads aligned words) and
+// returns them as float32s; on a little-endian machine that is one copy
+// and one check of every element's exponent, eight bytes at a time. It
+// refuses NaN and infinity.
 func decodeFP32(words []uint64, b []byte, n int64, field string) ([]float32, error) {
-	if int64(len(b)) != 4*n {
-		return nil, badRequest(field+".parameters.binary_data_size", "%d bytes for %d FP32 elements (want %d)", len(b), n, 4*n)
-	}
 	if n == 0 {
 		return []float32{}, nil
 	}

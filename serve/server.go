@@ -107,7 +107,7 @@ type Server struct {
 
 	inFlight atomic.Int64
 	bodies   sync.Pool // *[]byte: REST request bodies of known length
-	words    wordPool  // binary FP32 REST inputs
+	words    wordPool  // binary FP32 inputs (REST and gRPC)
 	headers  headerCache
 }
 
