@@ -58,8 +58,10 @@ func sum(b []byte) string {
 
 // walkTree lists the regular files under dir with their hashes, in byte
 // order of their relative paths. Symbolic links are followed for files;
-// anything else that is not a regular file or folder is an error.
-func walkTree(dir string) ([]manifestEntry, error) {
+// anything else that is not a regular file or folder is an error. hash
+// gives a file's content hash from its slash-separated path under dir and
+// its entry; nil reads the content.
+func walkTree(dir string, hash func(rel string, d fs.DirEntry) (string, error)) ([]manifestEntry, error) {
 	var es []manifestEntry
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -79,11 +81,18 @@ func walkTree(dir string) ([]manifestEntry, error) {
 		if err != nil {
 			return err
 		}
-		h, n, err := filehash.File(p)
+		rel = filepath.ToSlash(rel)
+		var h string
+		n := fi.Size()
+		if hash == nil {
+			h, n, err = filehash.File(p)
+		} else {
+			h, err = hash(rel, d)
+		}
 		if err != nil {
 			return err
 		}
-		es = append(es, manifestEntry{rel: filepath.ToSlash(rel), hash: h, size: n})
+		es = append(es, manifestEntry{rel: rel, hash: h, size: n})
 		return nil
 	})
 	if err != nil {
@@ -91,6 +100,14 @@ func walkTree(dir string) ([]manifestEntry, error) {
 	}
 	slices.SortFunc(es, func(a, b manifestEntry) int { return strings.Compare(a.rel, b.rel) })
 	return es, nil
+}
+
+// treeSum returns the content hash and total size of a folder listed as es.
+func treeSum(es []manifestEntry) (hash string, size int64) {
+	for _, e := range es {
+		size += e.size
+	}
+	return sum(manifestBytes(es)), size
 }
 
 // HashPath returns the content hash, kind, size and file count of a file
@@ -101,14 +118,12 @@ func HashPath(path string) (hash, kind string, size, files int64, err error) {
 		return "", "", 0, 0, fmt.Errorf("store: %w", err)
 	}
 	if fi.IsDir() {
-		es, err := walkTree(path)
+		es, err := walkTree(path, nil)
 		if err != nil {
 			return "", "", 0, 0, fmt.Errorf("store: hash %s: %w", path, err)
 		}
-		for _, e := range es {
-			size += e.size
-		}
-		return sum(manifestBytes(es)), "dir", size, int64(len(es)), nil
+		hash, size = treeSum(es)
+		return hash, "dir", size, int64(len(es)), nil
 	}
 	if !fi.Mode().IsRegular() {
 		return "", "", 0, 0, fmt.Errorf("store: %s is neither a file nor a folder", path)
@@ -175,34 +190,18 @@ func knownArtifact(abs string, files map[string]string) (Artifact, bool) {
 	}
 	// A listing (no content read) checks that files names exactly the
 	// regular files under abs, as walkTree would find them.
-	es := make([]manifestEntry, 0, len(files))
-	var size int64
-	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(abs, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
+	es, err := walkTree(abs, func(rel string, d fs.DirEntry) (string, error) {
 		h, ok := files[rel]
 		if !ok || !d.Type().IsRegular() || strings.HasPrefix(h, "link:") {
-			return errUnknown
+			return "", errUnknown
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		es = append(es, manifestEntry{rel: rel, hash: h, size: fi.Size()})
-		size += fi.Size()
-		return nil
+		return h, nil
 	})
 	if err != nil || len(es) != len(files) {
 		return Artifact{}, false
 	}
-	slices.SortFunc(es, func(a, b manifestEntry) int { return strings.Compare(a.rel, b.rel) })
-	return Artifact{Hash: sum(manifestBytes(es)), Kind: "dir", Size: size, Files: int64(len(es)), Path: abs}, true
+	h, size := treeSum(es)
+	return Artifact{Hash: h, Kind: "dir", Size: size, Files: int64(len(es)), Path: abs}, true
 }
 
 // insertArtifact inserts a (or finds the row with the same hash and path).
@@ -318,7 +317,7 @@ func (s *Store) putPath(path string) (src, stored Artifact, err error) {
 		stored.Path, stored.Stored = s.blobPath(h), true
 		return src, stored, nil
 	}
-	es, err := walkTree(abs)
+	es, err := walkTree(abs, nil)
 	if err != nil {
 		return Artifact{}, Artifact{}, fmt.Errorf("store: put %s: %w", path, err)
 	}
