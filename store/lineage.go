@@ -43,6 +43,19 @@ func (r *Run) ProducePath(ctx context.Context, path, role string) (Artifact, err
 	return a, r.Produce(ctx, a, role)
 }
 
+// AddLineage records that the run with the given id consumed (produced
+// false) or produced artifact a, for a run another process recorded: a
+// pipeline links a step's declared files to the run its step's process
+// made, which cannot know all of them (its captured standard output).
+// Linking what the run already names changes nothing.
+func (s *Store) AddLineage(ctx context.Context, runID int64, a Artifact, produced bool, role string) error {
+	dir := dirIn
+	if produced {
+		dir = dirOut
+	}
+	return s.addEdge(ctx, runID, a.ID, dir, role)
+}
+
 func (s *Store) addEdge(ctx context.Context, run, art int64, dir, role string) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO edges (run_id, artifact_id, direction, role) VALUES (?, ?, ?, ?)
 		ON CONFLICT (run_id, artifact_id, direction) DO NOTHING`), run, art, dir, role)

@@ -62,7 +62,13 @@ func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline
 		}
 		for _, k := range kids {
 			if k.Name == s.Name && k.Kind != "pipeline.step" {
-				return nil
+				if s.State == pipeline.Failed {
+					return nil
+				}
+				// The process named what it read and wrote; a file it
+				// could not know of (its standard output, which the
+				// runner wrote) is linked to its run here.
+				return r.link(ctx, k.ID, s)
 			}
 		}
 	}
@@ -74,27 +80,9 @@ func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline
 		return err
 	}
 	if s.State == pipeline.Cached || s.State == pipeline.Done {
-		// The runner hashed every input and output just now: record them
-		// from those hashes rather than reading them again.
-		for _, in := range s.Inputs {
-			a, err := r.s.RecordHashedPath(ctx, in.Path, in.Files)
-			if err == nil {
-				err = run.Use(ctx, a, in.Name)
-			}
-			if err != nil {
-				run.EndStatus(ctx, store.Failed, err.Error())
-				return err
-			}
-		}
-		for _, o := range s.Outputs {
-			a, err := r.s.RecordHashedPath(ctx, o.Path, o.Files)
-			if err == nil {
-				err = run.Produce(ctx, a, o.Name)
-			}
-			if err != nil {
-				run.EndStatus(ctx, store.Failed, err.Error())
-				return err
-			}
+		if err := r.link(ctx, run.ID(), s); err != nil {
+			run.EndStatus(ctx, store.Failed, err.Error())
+			return err
 		}
 	}
 	switch s.State {
@@ -106,6 +94,27 @@ func (r *storeRecorder) RecordStep(ctx context.Context, runID string, s pipeline
 		return run.End(ctx, nil)
 	}
 	return run.EndStatus(ctx, store.Failed, s.Error)
+}
+
+// link records the step's inputs and outputs as run id's. The runner
+// hashed every one of them just now: they are recorded from those hashes
+// rather than read again.
+func (r *storeRecorder) link(ctx context.Context, id int64, s pipeline.StepResult) error {
+	for _, side := range []struct {
+		ports    []pipeline.PortHash
+		produced bool
+	}{{s.Inputs, false}, {s.Outputs, true}} {
+		for _, p := range side.ports {
+			a, err := r.s.RecordHashedPath(ctx, p.Path, p.Files)
+			if err == nil {
+				err = r.s.AddLineage(ctx, id, a, side.produced, p.Name)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (r *storeRecorder) EndPipeline(ctx context.Context, runID, status string) error {

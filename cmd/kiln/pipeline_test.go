@@ -156,11 +156,11 @@ func TestPipelineRerunsChangedStep(t *testing.T) {
 	if err != nil || info.Params["step.train"] != "cached" || info.Params["step.evaluate"] != "cached" {
 		t.Fatalf("second run params %v, %v", info.Params, err)
 	}
-	kids, err := st.ListRuns(context.Background(), store.RunFilter{Parent: second.ID})
-	if err != nil || len(kids) != 4 {
-		t.Fatalf("second run's steps: %+v, %v", kids, err)
+	cachedKids, err := st.ListRuns(context.Background(), store.RunFilter{Parent: second.ID})
+	if err != nil || len(cachedKids) != 4 {
+		t.Fatalf("second run's steps: %+v, %v", cachedKids, err)
 	}
-	for _, k := range kids {
+	for _, k := range cachedKids {
 		if k.Kind != "pipeline.step" || k.Status != store.Cached || k.CacheKey == "" {
 			t.Errorf("cached step recorded as %+v", k)
 		}
@@ -168,7 +168,7 @@ func TestPipelineRerunsChangedStep(t *testing.T) {
 	// The first run's steps ran as processes, which recorded their own
 	// runs under it (KILN_PARENT_RUN), named by their step, with its key.
 	first := runs[len(runs)-1]
-	kids, err = st.ListRuns(context.Background(), store.RunFilter{Parent: first.ID})
+	kids, err := st.ListRuns(context.Background(), store.RunFilter{Parent: first.ID})
 	if err != nil || len(kids) != 4 {
 		t.Fatalf("first run's steps: %+v, %v", kids, err)
 	}
@@ -182,9 +182,11 @@ func TestPipelineRerunsChangedStep(t *testing.T) {
 	if kinds["pull"] != "data.pull" || kinds["train"] != "train" || kinds["evaluate"] != "eval" || kinds["train2"] != "train" {
 		t.Errorf("first run's steps recorded as %v", kinds)
 	}
-	// A cached step's run is recorded from the hashes the runner made; the
-	// artifacts are those the steps' own processes recorded by reading
-	// the files in the first run (same content hash and path).
+	// A cached step's run names the same artifacts, inputs and outputs,
+	// that the steps' own processes recorded by reading the files in the
+	// first run (same content hash and path). That the record reuses the
+	// runner's hashes rather than reading the files is
+	// store.TestRecordHashedPath's and pipeline's TestResultCarriesFileHashes'.
 	seen := map[int64]bool{}
 	for _, k := range kids {
 		for _, list := range []func(context.Context, int64) ([]store.RunArtifact, error){st.RunInputs, st.RunOutputs} {
@@ -197,25 +199,27 @@ func TestPipelineRerunsChangedStep(t *testing.T) {
 			}
 		}
 	}
-	cached, err := st.ListRuns(context.Background(), store.RunFilter{Parent: second.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, k := range cached {
-		ins, err := st.RunInputs(context.Background(), k.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(ins)
-		for _, a := range ins {
-			if !seen[a.ID] {
-				t.Errorf("cached step %s input %s (%s): artifact %d, which no step of the first run recorded", k.Name, a.Role, a.Path, a.ID)
+	nIn, nOut := 0, 0
+	for _, k := range cachedKids {
+		for _, side := range []struct {
+			name  string
+			list  func(context.Context, int64) ([]store.RunArtifact, error)
+			count *int
+		}{{"input", st.RunInputs, &nIn}, {"output", st.RunOutputs, &nOut}} {
+			as, err := side.list(context.Background(), k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			*side.count += len(as)
+			for _, a := range as {
+				if !seen[a.ID] {
+					t.Errorf("cached step %s %s %s (%s): artifact %d, which no step of the first run recorded", k.Name, side.name, a.Role, a.Path, a.ID)
+				}
 			}
 		}
 	}
-	if n == 0 {
-		t.Error("the cached steps' runs record no inputs")
+	if nIn == 0 || nOut == 0 {
+		t.Errorf("the cached steps' runs record %d inputs and %d outputs", nIn, nOut)
 	}
 }
 
