@@ -124,6 +124,8 @@ func FuzzDecodeRESTRequest(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"input0","shape":[2,2],"datatype":"UINT32","data":[1,2,3,4]},{"name":"input1","shape":[3],"datatype":"BOOL","data":[true]}],"outputs":[{"name":"output0"}]}`))
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1e-7]}],"parameters":{"timeout":1000}}`))
 	f.Add([]byte(`{"inputs":[]}`))
+	// JSON has no NaN or infinity, but a number too large for FP32 is one.
+	f.Add([]byte(`{"inputs":[{"name":"input","shape":[2],"datatype":"FP32","data":[1,1e39]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := DecodeRESTRequest(body, -1, "m", "")
 		if err != nil {
@@ -148,6 +150,9 @@ func FuzzDecodeGRPCRequest(f *testing.F) {
 		{ModelName: "m", Id: "42", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 2}, Contents: &pb.InferTensorContents{Fp32Contents: []float32{1, 2}}}}},
 		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 1}}}, RawInputContents: [][]byte{{0, 0, 128, 63}}},
 		{ModelName: "m", Parameters: map[string]*pb.InferParameter{"timeout": {ParameterChoice: &pb.InferParameter_Int64Param{Int64Param: 100}}}},
+		// Non-finite values, which the decoder must refuse.
+		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 3}}}, RawInputContents: [][]byte{rawWith(3, 2, float32(math.NaN()))}},
+		{ModelName: "m", Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "FP32", Shape: []int64{1, 2}, Contents: &pb.InferTensorContents{Fp32Contents: []float32{1, float32(math.Inf(1))}}}}},
 	} {
 		b, err := proto.Marshal(r)
 		if err != nil {
@@ -182,6 +187,11 @@ func FuzzDecodeRESTBinary(f *testing.F) {
 	u8 := `{"inputs":[{"name":"x","shape":[3],"datatype":"UINT8","parameters":{"binary_data_size":3}}],"parameters":{"binary_data_output":true}}`
 	f.Add([]byte(u8+"\x01\x02\x03"), len(u8))
 	f.Add([]byte(u8+"\x01\x02\x03"), -1)
+	// Non-finite FP32 (a NaN, then an infinity) and FP64 beyond FP32.
+	f.Add([]byte(hdr+"\x00\x00\xc0\x7f\x00\x00\x80\x3f"), len(hdr))
+	f.Add([]byte(hdr+"\x00\x00\x80\x3f\x00\x00\x80\xff"), len(hdr))
+	f64 := `{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","parameters":{"binary_data_size":8}}]}`
+	f.Add([]byte(f64+"\x00\x00\x00\x00\x00\x00\xf0\x7f"), len(f64))
 	f.Fuzz(func(t *testing.T, body []byte, headerLen int) {
 		req, err := DecodeRESTRequest(body, headerLen, "m", "")
 		if err != nil {

@@ -112,7 +112,13 @@ func TestWaitWatchWithoutWatch(t *testing.T) {
 		defer w.mu.RUnlock()
 		return w.watching
 	})
-	w.Watch() // returns at once
+	second := make(chan struct{})
+	go func() { w.Watch(); close(second) }()
+	select {
+	case <-second:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second Watch did not return at once")
+	}
 	w.Close()
 	w.WaitWatch()
 	<-first

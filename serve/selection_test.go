@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,9 +227,9 @@ func TestExp3KeepsWeightsAcrossVersionChanges(t *testing.T) {
 	writePolicy(t, repo, "mnist", "policy: exp3\ngamma: 0.2\n")
 	ts := startServer(t, Config{Repository: repo, Seed: 7})
 	x := images(1, 9)
-	feedback := func(id string) FeedbackResult {
+	feedback := func(id, rating string) FeedbackResult {
 		t.Helper()
-		code, b, _ := ts.do(t, "POST", "/v2/models/mnist/feedback", []byte(`{"id":"`+id+`","labels":[2]}`))
+		code, b, _ := ts.do(t, "POST", "/v2/models/mnist/feedback", []byte(`{"id":"`+id+`",`+rating+`}`))
 		if code != 200 {
 			t.Fatalf("feedback %s: %d %s", id, code, b)
 		}
@@ -242,20 +243,31 @@ func TestExp3KeepsWeightsAcrossVersionChanges(t *testing.T) {
 	for i := range 200 {
 		id := fmt.Sprint("q", i)
 		versionOf(t, ts, "/v2/models/mnist/infer", inferBody(t, id, x, 1))
-		before = feedback(id)
+		before = feedback(id, `"labels":[2]`)
 	}
 	if before.Probabilities["2"] < 0.7 {
 		t.Fatalf("after 200 rewards, probabilities %v, want version 2 at 0.7 or more", before.Probabilities)
 	}
 	// One answer awaits feedback across the reload.
-	versionOf(t, ts, "/v2/models/mnist/infer", inferBody(t, "pending", x, 1))
+	pending := versionOf(t, ts, "/v2/models/mnist/infer", inferBody(t, "pending", x, 1))
 	saveMLP(t, repo, "mnist", "3", []int{8}, 3, confident(2))
 	if err := ts.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	after := feedback("pending").Probabilities
+	ts.mu.RLock()
+	sm := ts.models["mnist"]
+	ts.mu.RUnlock()
+	sm.selMu.Lock()
+	reloaded := sm.selector.Probabilities()[slices.Index(sm.arms, pending)]
+	sm.selMu.Unlock()
+	// A full reward for it still counts: the answered version's share
+	// grows.
+	after := feedback("pending", `"reward":1`).Probabilities
 	if len(after) != 3 {
 		t.Fatalf("probabilities after loading version 3: %v, want three versions", after)
+	}
+	if after[pending] <= reloaded {
+		t.Errorf("version %s, which answered before the reload, has probability %v after a full reward for it, %v before: the feedback did not count", pending, after[pending], reloaded)
 	}
 	// Fresh weights would give each version 1/3; carried ones keep
 	// version 1 near its exploration floor γ/K.
